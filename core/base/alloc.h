@@ -1,0 +1,22 @@
+//
+// podsandboxd - allocation that aborts on out-of-memory (STYLE.md
+// practice 7). Never used for anything a client controls the size of
+// without a prior bound check.
+//
+
+#ifndef PSB_BASE_ALLOC_H
+#define PSB_BASE_ALLOC_H
+
+#include <stddef.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t n);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+void *xmemdup(const void *p, size_t n);
+
+// xasprintf returns a newly allocated formatted string; aborts on OOM.
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif // PSB_BASE_ALLOC_H

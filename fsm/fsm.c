@@ -1,0 +1,584 @@
+//
+// podsandboxd - the sandbox transition table and the pure step function.
+//
+// This file is the only place that decides a sandbox's next state
+// (DESIGN.md §3). Each cell [state][event] lists up to PSB_FSM_MAX_ALTS
+// alternatives; the first whose required guards all hold is taken, so the
+// last alternative of every cell requires no guard. docs/fsm.md is
+// generated from this table by tools/fsmdoc.c: never edit it by hand.
+//
+// Codes on rules: REJECT rules carry the error the request gets. On MOVE
+// rules with a *_ERR action the code is what the held requests get; 0 there
+// means "the failing runtime event's own code".
+//
+
+#include "fsm/fsm.h"
+
+#include <string.h>
+
+#include "core/base/error.h"
+
+typedef struct fsm_cell {
+	psb_fsm_rule_t alt[PSB_FSM_MAX_ALTS];
+} fsm_cell_t;
+
+#define A(x) PSB_A_##x
+#define G(x) PSB_G_##x
+#define MOVE(g, to, acts)                                 \
+	{                                                 \
+		(g), PSB_FSM_MOVE, PSB_ST_##to, (acts), 0 \
+	}
+#define MOVE_ERR(g, to, acts, c)                            \
+	{                                                   \
+		(g), PSB_FSM_MOVE, PSB_ST_##to, (acts), (c) \
+	}
+#define REJECT(c)                                      \
+	{                                              \
+		0, PSB_FSM_REJECT, PSB_ST_NONE, 0, (c) \
+	}
+#define IGNORE                                                \
+	{                                                     \
+		0, PSB_FSM_IGNORE, PSB_ST_NONE, 0, PSB_ESTALE \
+	}
+#define CELL(...)                   \
+	{                           \
+		{                   \
+			__VA_ARGS__ \
+		}                   \
+	}
+
+// Runtime/timer/recovery events that mean nothing in a state.
+#define IGNORE_RUNTIME                         \
+	[PSB_EV_START_OK]      = CELL(IGNORE), \
+	[PSB_EV_START_FAILED]  = CELL(IGNORE), \
+	[PSB_EV_TASK_EXIT]     = CELL(IGNORE), \
+	[PSB_EV_KILL_FAILED]   = CELL(IGNORE), \
+	[PSB_EV_DELETE_OK]     = CELL(IGNORE), \
+	[PSB_EV_DELETE_FAILED] = CELL(IGNORE), \
+	[PSB_EV_DEADLINE]      = CELL(IGNORE)
+
+// Create of an existing id: the same config is an idempotent success, a
+// different one is ALREADY_EXISTS.
+#define CREATE_EXISTING(st) \
+	[PSB_EV_CREATE] =   \
+	        CELL(MOVE(G(SAME_CONFIG), st, A(REPLY)), REJECT(PSB_EEXIST))
+
+// A held request's terminal answers when the pause exits while starting.
+#define EXIT_DURING_START \
+	(A(RECORD_EXIT) | A(START_ERR) | A(STOP_DONE) | A(WAKE_WAITERS))
+
+static const fsm_cell_t fsm_table[PSB_STATE_COUNT][PSB_EVENT_COUNT] =
+        {
+                // No row. Only Create makes one; Shutdown of a missing id
+                // succeeds.
+                [PSB_ST_NONE] =
+                        {
+                                [PSB_EV_CREATE] = CELL(MOVE(
+                                        0, CREATED, A(INSERT) | A(REPLY))),
+                                [PSB_EV_START]  = CELL(REJECT(PSB_ENOENT)),
+                                [PSB_EV_STOP]   = CELL(REJECT(PSB_ENOENT)),
+                                [PSB_EV_SHUTDOWN] =
+                                        CELL(MOVE(0, NONE, A(REPLY))),
+                                IGNORE_RUNTIME,
+                                [PSB_EV_FOUND_RUNNING]       = CELL(IGNORE),
+                                [PSB_EV_FOUND_EXITED]        = CELL(IGNORE),
+                                [PSB_EV_FOUND_NOTHING]       = CELL(IGNORE),
+                                [PSB_EV_RUNTIME_UNREACHABLE] = CELL(IGNORE),
+                        },
+
+                [PSB_ST_CREATED] =
+                        {
+                                CREATE_EXISTING(CREATED),
+                                [PSB_EV_START] = CELL(MOVE(0, STARTING,
+                                        A(NEW_GENERATION) | A(RT_START) |
+                                                A(PARK))),
+                                [PSB_EV_STOP] =
+                                        CELL(MOVE(0, CREATED, A(REPLY))),
+                                [PSB_EV_SHUTDOWN] = CELL(MOVE(
+                                        0, DELETING, A(RT_DELETE) | A(PARK))),
+                                IGNORE_RUNTIME,
+                                // Observation beats the record (STYLE.md
+                                // practice 14).
+                                [PSB_EV_FOUND_RUNNING] =
+                                        CELL(MOVE(0, READY, A(RECORD_PID))),
+                                [PSB_EV_FOUND_EXITED] =
+                                        CELL(MOVE(0, EXITED, A(RECORD_EXIT))),
+                                [PSB_EV_FOUND_NOTHING] =
+                                        CELL(MOVE(0, CREATED, 0)),
+                                [PSB_EV_RUNTIME_UNREACHABLE] =
+                                        CELL(MOVE(0, CREATED, 0)),
+                        },
+
+                [PSB_ST_STARTING] =
+                        {
+                                CREATE_EXISTING(STARTING),
+                                // A retried Start joins the one in flight.
+                                [PSB_EV_START] =
+                                        CELL(MOVE(0, STARTING, A(PARK))),
+                                // Stop and Shutdown are honoured as soon as
+                                // start settles.
+                                [PSB_EV_STOP] = CELL(
+                                        MOVE(0, STARTING,
+                                                A(SET_WANT_STOP) | A(PARK))),
+                                [PSB_EV_SHUTDOWN] =
+                                        CELL(MOVE(0, STARTING,
+                                                A(SET_WANT_SHUTDOWN) |
+                                                        A(PARK))),
+                                [PSB_EV_START_OK] = CELL(
+                                        MOVE(G(WANT_SHUTDOWN), STOPPING,
+                                                A(RECORD_PID) | A(START_DONE) | A(RT_KILL)),
+                                        MOVE(G(WANT_STOP), STOPPING,
+                                                A(RECORD_PID) | A(START_DONE) | A(RT_KILL)),
+                                        MOVE(0, READY,
+                                                A(RECORD_PID) | A(START_DONE))),
+                                [PSB_EV_START_FAILED] = CELL(
+                                        MOVE(G(ROLLED_BACK) | G(WANT_SHUTDOWN),
+                                                DELETING,
+                                                A(START_ERR) | A(STOP_DONE) |
+                                                        A(RT_DELETE) |
+                                                        A(CLEAR_WANT)),
+                                        MOVE(G(ROLLED_BACK), CREATED,
+                                                A(START_ERR) | A(STOP_DONE) |
+                                                        A(CLEAR_WANT)),
+                                        // Not rolled back: something may be
+                                        // left. A wanted
+                                        // Shutdown removes it; a wanted Stop
+                                        // kills whatever runs.
+                                        MOVE(G(WANT_SHUTDOWN), DELETING,
+                                                A(START_ERR) | A(STOP_DONE) |
+                                                        A(RT_DELETE) |
+                                                        A(CLEAR_WANT)),
+                                        MOVE(G(WANT_STOP), STOPPING,
+                                                A(START_ERR) | A(RT_KILL) |
+                                                        A(CLEAR_WANT)),
+                                        MOVE(0, UNKNOWN, A(START_ERR))),
+                                // An exit while starting wins: the Start gets
+                                // an error.
+                                [PSB_EV_TASK_EXIT] = CELL(
+                                        MOVE_ERR(G(WANT_SHUTDOWN), DELETING,
+                                                EXIT_DURING_START |
+                                                        A(RT_DELETE) |
+                                                        A(CLEAR_WANT),
+                                                PSB_ERUNTIME),
+                                        MOVE_ERR(0,
+                                                EXITED, EXIT_DURING_START | A(CLEAR_WANT),
+                                                PSB_ERUNTIME)),
+                                [PSB_EV_KILL_FAILED]   = CELL(IGNORE),
+                                [PSB_EV_DELETE_OK]     = CELL(IGNORE),
+                                [PSB_EV_DELETE_FAILED] = CELL(IGNORE),
+                                [PSB_EV_DEADLINE]      = CELL(
+                                             MOVE_ERR(G(WANT_SHUTDOWN), DELETING,
+                                                     A(START_ERR) | A(STOP_DONE) |
+                                                             A(RT_DELETE) |
+                                                             A(CLEAR_WANT),
+                                                     PSB_ETIMEDOUT),
+                                             MOVE_ERR(G(WANT_STOP), STOPPING,
+                                                     A(START_ERR) | A(RT_KILL) |
+                                                             A(CLEAR_WANT),
+                                                     PSB_ETIMEDOUT),
+                                             MOVE_ERR(0, UNKNOWN, A(START_ERR),
+                                                     PSB_ETIMEDOUT)),
+                                [PSB_EV_FOUND_RUNNING] =
+                                        CELL(MOVE(0, READY, A(RECORD_PID))),
+                                [PSB_EV_FOUND_EXITED] = CELL(
+                                        MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
+                                [PSB_EV_FOUND_NOTHING] =
+                                        CELL(MOVE(0, CREATED, 0)),
+                                [PSB_EV_RUNTIME_UNREACHABLE] =
+                                        CELL(MOVE(0, UNKNOWN, 0)),
+                        },
+
+                [PSB_ST_READY] =
+                        {
+                                CREATE_EXISTING(READY),
+                                [PSB_EV_START] = CELL(REJECT(PSB_ESTATE)),
+                                [PSB_EV_STOP] = CELL(MOVE(0, STOPPING, A(RT_KILL) | A(PARK))),
+                                // Shutdown of a running sandbox stops it
+                                // first.
+                                [PSB_EV_SHUTDOWN] =
+                                        CELL(
+                                                MOVE(0, STOPPING,
+                                                        A(SET_WANT_SHUTDOWN) |
+                                                                A(RT_KILL) |
+                                                                A(PARK))),
+                                [PSB_EV_START_OK]     = CELL(IGNORE),
+                                [PSB_EV_START_FAILED] = CELL(IGNORE),
+                                [PSB_EV_TASK_EXIT] =
+                                        CELL(MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
+                                [PSB_EV_KILL_FAILED]   = CELL(IGNORE),
+                                [PSB_EV_DELETE_OK]     = CELL(IGNORE),
+                                [PSB_EV_DELETE_FAILED] = CELL(IGNORE),
+                                [PSB_EV_DEADLINE]      = CELL(IGNORE),
+                                [PSB_EV_FOUND_RUNNING] =
+                                        CELL(MOVE(0, READY, A(RECORD_PID))),
+                                [PSB_EV_FOUND_EXITED] =
+                                        CELL(MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
+                                // The task vanished while we were away: exit
+                                // status unknown.
+                                [PSB_EV_FOUND_NOTHING] =
+                                        CELL(MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
+                                [PSB_EV_RUNTIME_UNREACHABLE] =
+                                        CELL(MOVE(0, UNKNOWN, 0)),
+                        },
+
+                [PSB_ST_STOPPING] =
+                        {
+                                CREATE_EXISTING(STOPPING),
+                                [PSB_EV_START] = CELL(REJECT(PSB_ESTATE)),
+                                [PSB_EV_STOP] = CELL(MOVE(0, STOPPING, A(PARK))),
+                                [PSB_EV_SHUTDOWN] =
+                                        CELL(
+                                                MOVE(0, STOPPING,
+                                                        A(SET_WANT_SHUTDOWN) |
+                                                                A(PARK))),
+                                [PSB_EV_START_OK]     = CELL(IGNORE),
+                                [PSB_EV_START_FAILED] = CELL(IGNORE),
+                                [PSB_EV_TASK_EXIT] =
+                                        CELL(MOVE(G(WANT_SHUTDOWN), DELETING,
+                                                     A(RECORD_EXIT) |
+                                                             A(STOP_DONE) |
+                                                             A(WAKE_WAITERS) |
+                                                             A(RT_DELETE) |
+                                                             A(CLEAR_WANT)),
+                                                MOVE(0, EXITED, A(RECORD_EXIT) | A(STOP_DONE) | A(WAKE_WAITERS))),
+                                // Escalate: retry the kill after a backoff...
+                                [PSB_EV_KILL_FAILED] =
+                                        CELL(MOVE(0, STOPPING, A(BACKOFF))),
+                                [PSB_EV_DELETE_OK]     = CELL(IGNORE),
+                                [PSB_EV_DELETE_FAILED] = CELL(IGNORE),
+                                // ...and after each deadline, until the budget
+                                // is used up.
+                                [PSB_EV_DEADLINE] =
+                                        CELL(MOVE(G(RETRY_LEFT), STOPPING,
+                                                     A(RT_KILL) | A(BACKOFF)),
+                                                MOVE_ERR(0, UNKNOWN,
+                                                        A(STOP_ERR) |
+                                                                A(SHUTDOWN_ERR) |
+                                                                A(CLEAR_WANT),
+                                                        PSB_ETIMEDOUT)),
+                                // Recovered mid-stop: kill again; an exit
+                                // settles it.
+                                [PSB_EV_FOUND_RUNNING] =
+                                        CELL(MOVE(0, STOPPING, A(RT_KILL))),
+                                [PSB_EV_FOUND_EXITED] =
+                                        CELL(MOVE(0, EXITED, A(RECORD_EXIT) | A(STOP_DONE) | A(WAKE_WAITERS))),
+                                [PSB_EV_FOUND_NOTHING] =
+                                        CELL(MOVE(0, EXITED, A(RECORD_EXIT) | A(STOP_DONE) | A(WAKE_WAITERS))),
+                                [PSB_EV_RUNTIME_UNREACHABLE] =
+                                        CELL(MOVE(0, UNKNOWN, 0)),
+                        },
+
+                [PSB_ST_EXITED] =
+                        {
+                                CREATE_EXISTING(EXITED),
+                                // A sandbox is never restarted (containerd:
+                                // Ready is never
+                                // re-entered from NotReady).
+                                [PSB_EV_START] = CELL(REJECT(PSB_ESTATE)),
+                                [PSB_EV_STOP] = CELL(MOVE(0, EXITED, A(REPLY))),
+                                [PSB_EV_SHUTDOWN] =
+                                        CELL(
+                                                MOVE(0, DELETING,
+                                                        A(RT_DELETE) |
+                                                                A(PARK))),
+                                IGNORE_RUNTIME,
+                                // A stray task of an exited sandbox is killed,
+                                // not adopted:
+                                // one terminal exit per start generation.
+                                [PSB_EV_FOUND_RUNNING] =
+                                        CELL(MOVE(0, EXITED, A(RT_KILL))),
+                                [PSB_EV_FOUND_EXITED] =
+                                        CELL(MOVE(0, EXITED, 0)),
+                                [PSB_EV_FOUND_NOTHING] =
+                                        CELL(MOVE(0, EXITED, 0)),
+                                [PSB_EV_RUNTIME_UNREACHABLE] =
+                                        CELL(MOVE(0, EXITED, 0)),
+                        },
+
+                [PSB_ST_UNKNOWN] =
+                        {
+                                CREATE_EXISTING(UNKNOWN),
+                                [PSB_EV_START] = CELL(REJECT(PSB_ESTATE)),
+                                [PSB_EV_STOP] = CELL(MOVE(0, STOPPING, A(RT_KILL) | A(PARK))),
+                                [PSB_EV_SHUTDOWN] =
+                                        CELL(
+                                                MOVE(0, DELETING,
+                                                        A(RT_DELETE) |
+                                                                A(PARK))),
+                                // Late answers from a start that outlived its
+                                // deadline.
+                                [PSB_EV_START_OK] =
+                                        CELL(MOVE(0, READY, A(RECORD_PID))),
+                                [PSB_EV_START_FAILED] =
+                                        CELL(MOVE(G(ROLLED_BACK), CREATED, 0),
+                                                IGNORE),
+                                [PSB_EV_TASK_EXIT] =
+                                        CELL(MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
+                                [PSB_EV_KILL_FAILED]   = CELL(IGNORE),
+                                [PSB_EV_DELETE_OK]     = CELL(IGNORE),
+                                [PSB_EV_DELETE_FAILED] = CELL(IGNORE),
+                                [PSB_EV_DEADLINE]      = CELL(IGNORE),
+                                [PSB_EV_FOUND_RUNNING] =
+                                        CELL(MOVE(0, READY, A(RECORD_PID))),
+                                [PSB_EV_FOUND_EXITED] =
+                                        CELL(MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
+                                [PSB_EV_FOUND_NOTHING] =
+                                        CELL(MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
+                                [PSB_EV_RUNTIME_UNREACHABLE] =
+                                        CELL(MOVE(0, UNKNOWN, 0)),
+                        },
+
+                [PSB_ST_DELETING] =
+                        {
+                                [PSB_EV_CREATE] = CELL(REJECT(PSB_ESTATE)),
+                                [PSB_EV_START]  = CELL(REJECT(PSB_ESTATE)),
+                                [PSB_EV_STOP] = CELL(MOVE(0, DELETING, A(PARK))),
+                                [PSB_EV_SHUTDOWN] =
+                                        CELL(MOVE(0, DELETING, A(PARK))),
+                                [PSB_EV_START_OK]     = CELL(IGNORE),
+                                [PSB_EV_START_FAILED] = CELL(IGNORE),
+                                [PSB_EV_TASK_EXIT]    = CELL(IGNORE),
+                                [PSB_EV_KILL_FAILED]  = CELL(IGNORE),
+                                [PSB_EV_DELETE_OK] =
+                                        CELL(
+                                                MOVE(0, NONE,
+                                                        A(REMOVE) |
+                                                                A(SHUTDOWN_DONE) |
+                                                                A(STOP_DONE) |
+                                                                A(WAKE_WAITERS))),
+                                [PSB_EV_DELETE_FAILED] =
+                                        CELL(MOVE(0, DELETING, A(BACKOFF))),
+                                [PSB_EV_DEADLINE] =
+                                        CELL(MOVE(G(RETRY_LEFT), DELETING,
+                                                     A(RT_DELETE) |
+                                                             A(BACKOFF)),
+                                                MOVE_ERR(0, UNKNOWN,
+                                                        A(SHUTDOWN_ERR) |
+                                                                A(STOP_ERR),
+                                                        PSB_ETIMEDOUT)),
+                                // Recovered mid-delete: finish it, whatever is
+                                // left.
+                                [PSB_EV_FOUND_RUNNING] =
+                                        CELL(MOVE(0, DELETING, A(RT_DELETE))),
+                                [PSB_EV_FOUND_EXITED] =
+                                        CELL(MOVE(0, DELETING, A(RT_DELETE))),
+                                [PSB_EV_FOUND_NOTHING] =
+                                        CELL(MOVE(0, DELETING, A(RT_DELETE))),
+                                [PSB_EV_RUNTIME_UNREACHABLE] =
+                                        CELL(MOVE(0, UNKNOWN, 0)),
+                        },
+};
+
+psb_fsm_kind_t
+psb_fsm_step(psb_state_t state, psb_event_t event, uint32_t guards,
+        psb_fsm_result_t *res)
+{
+	psb_fsm_result_t  r;
+	const fsm_cell_t *cell;
+
+	memset(&r, 0, sizeof(r));
+	r.alt       = -1;
+	r.rule.kind = PSB_FSM_REJECT;
+	r.rule.code = PSB_EINVAL;
+	if ((unsigned)state >= PSB_STATE_COUNT ||
+	        (unsigned)event >= PSB_EVENT_COUNT) {
+		goto out;
+	}
+	// A runtime or timer event of an older start generation is ignored
+	// in every state: it can only describe a task that is gone.
+	if ((guards & PSB_G_STALE) != 0 &&
+	        psb_event_source(event) != PSB_SRC_API) {
+		r.rule.kind = PSB_FSM_IGNORE;
+		r.rule.code = PSB_ESTALE;
+		goto out;
+	}
+	cell = &fsm_table[state][event];
+	for (int i = 0; i < PSB_FSM_MAX_ALTS; i++) {
+		const psb_fsm_rule_t *alt = &cell->alt[i];
+
+		if (alt->kind == PSB_FSM_EMPTY) {
+			break;
+		}
+		if ((alt->guards & guards) == alt->guards) {
+			r.rule = *alt;
+			r.alt  = i;
+			goto out;
+		}
+	}
+	// A hole in the table (the unit test proves there is none).
+	r.rule.kind = PSB_FSM_REJECT;
+	r.rule.code = PSB_ESTATE;
+out:
+	if (res != NULL) {
+		*res = r;
+	}
+	return (r.rule.kind);
+}
+
+const psb_fsm_rule_t *
+psb_fsm_cell(psb_state_t state, psb_event_t event, int *count)
+{
+	static const psb_fsm_rule_t none[1];
+	const fsm_cell_t           *cell;
+	int                         n = 0;
+
+	if ((unsigned)state >= PSB_STATE_COUNT ||
+	        (unsigned)event >= PSB_EVENT_COUNT) {
+		*count = 0;
+		return (none);
+	}
+	cell = &fsm_table[state][event];
+	while (n < PSB_FSM_MAX_ALTS && cell->alt[n].kind != PSB_FSM_EMPTY) {
+		n++;
+	}
+	*count = n;
+	return (cell->alt);
+}
+
+static const struct {
+	const char *name;
+	bool        deadline;
+	const char *desc;
+} fsm_states[] = {
+#define PSB_STATE(n, dl, d) {#n, (dl) != 0, d},
+#include "fsm/states.def"
+#undef PSB_STATE
+};
+
+static const struct {
+	const char        *name;
+	psb_event_source_t src;
+	const char        *desc;
+} fsm_events[] = {
+#define api                PSB_SRC_API
+#define runtime            PSB_SRC_RUNTIME
+#define timer              PSB_SRC_TIMER
+#define recovery           PSB_SRC_RECOVERY
+#define PSB_EVENT(n, s, d) {#n, s, d},
+#include "fsm/events.def"
+#undef PSB_EVENT
+#undef api
+#undef runtime
+#undef timer
+#undef recovery
+};
+
+static const struct {
+	const char *name;
+	const char *desc;
+} fsm_guards[] =
+        {
+#define PSB_GUARD(n, d) {#n, d},
+#include "fsm/guards.def"
+#undef PSB_GUARD
+},
+  fsm_actions[] = {
+#define PSB_ACTION(n, d) {#n, d},
+#include "fsm/actions.def"
+#undef PSB_ACTION
+};
+
+const char *
+psb_state_name(psb_state_t s)
+{
+	return ((unsigned)s < PSB_STATE_COUNT ? fsm_states[s].name : "?");
+}
+
+const char *
+psb_state_desc(psb_state_t s)
+{
+	return ((unsigned)s < PSB_STATE_COUNT ? fsm_states[s].desc : "?");
+}
+
+bool
+psb_state_has_deadline(psb_state_t s)
+{
+	return ((unsigned)s < PSB_STATE_COUNT && fsm_states[s].deadline);
+}
+
+const char *
+psb_event_name(psb_event_t e)
+{
+	return ((unsigned)e < PSB_EVENT_COUNT ? fsm_events[e].name : "?");
+}
+
+const char *
+psb_event_desc(psb_event_t e)
+{
+	return ((unsigned)e < PSB_EVENT_COUNT ? fsm_events[e].desc : "?");
+}
+
+psb_event_source_t
+psb_event_source(psb_event_t e)
+{
+	return ((unsigned)e < PSB_EVENT_COUNT ? fsm_events[e].src
+	                                      : PSB_SRC_API);
+}
+
+const char *
+psb_event_source_name(psb_event_source_t src)
+{
+	switch (src) {
+	case PSB_SRC_API: return ("api");
+	case PSB_SRC_RUNTIME: return ("runtime");
+	case PSB_SRC_TIMER: return ("timer");
+	case PSB_SRC_RECOVERY: return ("recovery");
+	}
+	return ("?");
+}
+
+const char *
+psb_guard_name(int bit)
+{
+	return (bit >= 0 && bit < PSB_GUARD_COUNT ? fsm_guards[bit].name
+	                                          : "?");
+}
+
+const char *
+psb_guard_desc(int bit)
+{
+	return (bit >= 0 && bit < PSB_GUARD_COUNT ? fsm_guards[bit].desc
+	                                          : "?");
+}
+
+const char *
+psb_action_name(int bit)
+{
+	return (bit >= 0 && bit < PSB_ACTION_COUNT ? fsm_actions[bit].name
+	                                           : "?");
+}
+
+const char *
+psb_action_desc(int bit)
+{
+	return (bit >= 0 && bit < PSB_ACTION_COUNT ? fsm_actions[bit].desc
+	                                           : "?");
+}
+
+int
+psb_state_parse(const char *name)
+{
+	for (int i = 0; name != NULL && i < PSB_STATE_COUNT; i++) {
+		if (strcmp(fsm_states[i].name, name) == 0) {
+			return (i);
+		}
+	}
+	return (-1);
+}
+
+int
+psb_event_parse(const char *name)
+{
+	for (int i = 0; name != NULL && i < PSB_EVENT_COUNT; i++) {
+		if (strcmp(fsm_events[i].name, name) == 0) {
+			return (i);
+		}
+	}
+	return (-1);
+}
+
+bool
+psb_fsm_settled(psb_state_t s)
+{
+	return (!psb_state_has_deadline(s));
+}

@@ -1,0 +1,118 @@
+//
+// podsandboxd - the runtime interface (DESIGN.md §6, STYLE.md practice 15).
+//
+// A runtime backend runs pause tasks. Every operation is asynchronous: the
+// call only starts it (and returns non-zero only if it could not even be
+// started), and its outcome arrives later as a psb_rt_event_t through the
+// sink, always on the loop thread and never from inside the call that
+// started it. Events name sandboxes by id and start generation, never by
+// pointer (practice 3): an event for a generation the controller has moved
+// past is ignored by the FSM.
+//
+// Outcomes per operation:
+//   start  -> START_OK(pid) | START_FAILED(code, message, rolled_back)
+//   kill   -> (nothing on success: the exit comes as TASK_EXIT)
+//             | TASK_EXIT(255) if no task exists | KILL_FAILED
+//   delete -> DELETE_OK | DELETE_FAILED     (kills first; missing = OK)
+//   probe  -> one FOUND_RUNNING | FOUND_EXITED | FOUND_NOTHING |
+//             RUNTIME_UNREACHABLE per sandbox asked about
+// A pause task that exits on its own produces TASK_EXIT (status, time).
+// The backend owns reaping: it deletes the exited task itself, once,
+// before it reports TASK_EXIT.
+//
+// All functions: loop thread only.
+//
+
+#ifndef PSB_RUNTIME_RUNTIME_H
+#define PSB_RUNTIME_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/base/error.h"
+#include "fsm/fsm.h"
+
+struct ev_loop;
+
+#define PSB_EXIT_UNKNOWN 255 // containerd's UnknownExitStatus
+
+typedef struct psb_runtime psb_runtime_t;
+
+// What an operation needs to know about a sandbox. Borrowed for the call.
+typedef struct psb_rt_sandbox {
+	const char *id;
+	uint64_t    generation;
+	const void *config; // CRI PodSandboxConfig protobuf bytes
+	size_t      config_len;
+	const char *runtime_handler;
+	uint32_t    pid;       // last known pause pid (0 if none)
+	const char *resources; // JSON the runtime recorded earlier, or NULL
+} psb_rt_sandbox_t;
+
+// An outcome. Strings are borrowed for the duration of the sink call.
+typedef struct psb_rt_event {
+	psb_event_t event; // one of the runtime/recovery events
+	const char *sandbox_id;
+	uint64_t    generation;
+	uint32_t    pid;
+	int32_t     exit_status;
+	int64_t     exited_at; // ns since epoch
+	bool        rolled_back;
+	int         code;      // psb_err of a failure, else 0
+	const char *message;   // failure detail, or NULL
+	const char *resources; // JSON of resources that exist, or NULL
+} psb_rt_event_t;
+
+typedef void (*psb_rt_sink_cb)(void *arg, const psb_rt_event_t *ev);
+
+typedef struct psb_platform {
+	char os[32];
+	char arch[32];
+	char variant[32];
+} psb_platform_t;
+
+// The ops table every backend provides. impl is the backend's state.
+typedef struct psb_runtime_ops {
+	const char *rt_name;
+	int (*rt_init)(psb_runtime_t *rt, const char *options, void **impl,
+	        psb_error_t *err);
+	void (*rt_fini)(void *impl);
+	int (*rt_start)(void *impl, const psb_rt_sandbox_t *sb);
+	int (*rt_kill)(void *impl, const psb_rt_sandbox_t *sb);
+	int (*rt_delete)(void *impl, const psb_rt_sandbox_t *sb);
+	int (*rt_probe)(void *impl, const psb_rt_sandbox_t *sbs, size_t n);
+	int (*rt_platform)(void *impl, psb_platform_t *out);
+	bool rt_is_test_double; // logged loudly at start-up
+} psb_runtime_ops_t;
+
+// psb_runtime_open finds the backend called name ("scripted", ...) and
+// initialises it on loop with a backend-specific options string (may be
+// NULL). PSB_ENOENT names the known backends in the message.
+int psb_runtime_open(const char *name, struct ev_loop *loop,
+        const char *options, psb_runtime_t **out, psb_error_t *err);
+
+// psb_runtime_close stops the backend: no event is delivered after it
+// returns, pending operations are abandoned. NULL is a no-op.
+void psb_runtime_close(psb_runtime_t *rt);
+
+// psb_runtime_set_sink chooses where events go (the controller).
+void psb_runtime_set_sink(psb_runtime_t *rt, psb_rt_sink_cb cb, void *arg);
+
+// psb_runtime_emit is for backends: deliver ev to the sink now (the caller
+// must already be on the loop thread, outside any operation call).
+void psb_runtime_emit(psb_runtime_t *rt, const psb_rt_event_t *ev);
+
+struct ev_loop *psb_runtime_loop(psb_runtime_t *rt);
+const char     *psb_runtime_name(const psb_runtime_t *rt);
+bool            psb_runtime_is_test_double(const psb_runtime_t *rt);
+void           *psb_runtime_impl(psb_runtime_t *rt);
+
+int psb_runtime_start(psb_runtime_t *rt, const psb_rt_sandbox_t *sb);
+int psb_runtime_kill(psb_runtime_t *rt, const psb_rt_sandbox_t *sb);
+int psb_runtime_delete(psb_runtime_t *rt, const psb_rt_sandbox_t *sb);
+int psb_runtime_probe(
+        psb_runtime_t *rt, const psb_rt_sandbox_t *sbs, size_t n);
+int psb_runtime_platform(psb_runtime_t *rt, psb_platform_t *out);
+
+#endif // PSB_RUNTIME_RUNTIME_H
