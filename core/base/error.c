@@ -53,6 +53,9 @@ psb_errname(int code)
 	return (i >= 0 ? err_table[i].name : "PSB_E?");
 }
 
+static int error_vset(psb_error_t *err, int code, int sys_errno,
+        const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
 static int
 error_vset(
         psb_error_t *err, int code, int sys_errno, const char *fmt, va_list ap)
