@@ -1,1 +1,663 @@
-// placeholder: being written
+//
+// podsandboxd - the scripted runtime: a TEST DOUBLE (see scripted.h).
+//
+// The world is a small array of fake tasks. Each operation becomes a
+// pending op with its own one-shot ev_timer; the outcome is worked out
+// from the world when the timer fires, not when the call is made, so a
+// test can change the world (psb_scripted_set_task, _exit) while an
+// operation is in flight, as a real runtime's world changes under it.
+//
+
+#include "runtime/scripted.h"
+
+#include <ev.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "core/base/alloc.h"
+#include "core/base/cleanup.h"
+#include "core/base/clock.h"
+#include "core/base/log.h"
+
+#define SCR_ID_MAX    76 // containerd identifier rule, as PSB_ID_MAX
+#define SCR_PID_BASE  40000
+#define SCR_MAGIC     0x53435254u // "SCRT"
+#define SCR_KILLED    137         // 128 + SIGKILL
+#define SCR_KIND_EXIT PSB_RTOP_COUNT
+
+typedef struct scr_task {
+	char            id[SCR_ID_MAX + 1];
+	uint64_t        generation;
+	psb_fake_task_t state;
+	uint32_t        pid;
+	int32_t         exit_status;
+	int64_t         exited_at;
+} scr_task_t;
+
+typedef struct scr_rule {
+	struct scr_rule *next; // newer rules come first
+	psb_rt_op_t      op;
+	char            *id; // NULL: any sandbox
+	psb_script_how_t how;
+	uint32_t         delay_ms;
+	int              times; // < 0: for ever
+} scr_rule_t;
+
+typedef struct scripted scripted_t;
+
+// One operation in flight (one per sandbox for a probe). A hung op has
+// no timer running until psb_scripted_release.
+typedef struct scr_op {
+	ev_timer         timer;
+	struct scr_op   *prev;
+	struct scr_op   *next;
+	scripted_t      *s;
+	int              kind; // psb_rt_op_t or SCR_KIND_EXIT
+	psb_script_how_t how;
+	bool             hung;
+	char             id[SCR_ID_MAX + 1];
+	uint64_t         generation;
+	uint32_t         pid;       // SCR_KIND_EXIT only
+	int32_t          status;    // SCR_KIND_EXIT only
+	int64_t          exited_at; // SCR_KIND_EXIT only
+} scr_op_t;
+
+struct scripted {
+	uint32_t        magic;
+	psb_runtime_t  *rt;
+	struct ev_loop *loop;
+	scr_task_t     *tasks;
+	size_t          ntasks;
+	size_t          cap;
+	scr_rule_t     *rules;
+	scr_op_t       *ops; // pending, newest first
+	uint32_t        next_pid;
+	uint64_t        calls[PSB_RTOP_COUNT];
+};
+
+static scripted_t *
+scr_get(psb_runtime_t *rt)
+{
+	scripted_t *s = psb_runtime_impl(rt);
+
+	if (s == NULL || s->magic != SCR_MAGIC) {
+		// A programming error in a test, not bad input.
+		psb_log(PSB_LOG_ERROR, "psb_scripted_* on a %s runtime",
+		        psb_runtime_name(rt));
+		abort();
+	}
+	return (s);
+}
+
+static bool
+scr_id_ok(const char *id)
+{
+	return (id != NULL && id[0] != '\0' && strlen(id) <= SCR_ID_MAX);
+}
+
+// ---- the world ----------------------------------------------------------
+
+static scr_task_t *
+scr_task_find(scripted_t *s, const char *id)
+{
+	for (size_t i = 0; i < s->ntasks; i++) {
+		if (strcmp(s->tasks[i].id, id) == 0) {
+			return (&s->tasks[i]);
+		}
+	}
+	return (NULL);
+}
+
+// scr_task_put returns the task of id, adding it if needed. The pointer
+// is valid until the world changes.
+static scr_task_t *
+scr_task_put(scripted_t *s, const char *id)
+{
+	scr_task_t *t = scr_task_find(s, id);
+
+	if (t != NULL) {
+		return (t);
+	}
+	if (s->ntasks == s->cap) {
+		s->cap   = s->cap == 0 ? 8 : s->cap * 2;
+		s->tasks = xrealloc(s->tasks, s->cap * sizeof(*s->tasks));
+	}
+	t = &s->tasks[s->ntasks++];
+	memset(t, 0, sizeof(*t));
+	memcpy(t->id, id, strlen(id) + 1);
+	return (t);
+}
+
+static void
+scr_task_remove(scripted_t *s, const char *id)
+{
+	scr_task_t *t = scr_task_find(s, id);
+
+	if (t != NULL) {
+		*t = s->tasks[--s->ntasks];
+	}
+}
+
+// ---- rules --------------------------------------------------------------
+
+// scr_match picks the newest rule for (op, id), uses it up once, and
+// returns how and delay; no rule means OK after 0 ms.
+static psb_script_how_t
+scr_match(scripted_t *s, psb_rt_op_t op, const char *id, uint32_t *delay_ms)
+{
+	scr_rule_t **pp = &s->rules;
+	scr_rule_t  *r;
+
+	*delay_ms = 0;
+	while ((r = *pp) != NULL) {
+		if (r->op == op && (r->id == NULL || strcmp(r->id, id) == 0)) {
+			psb_script_how_t how = r->how;
+
+			*delay_ms = r->delay_ms;
+			if (r->times > 0 && --r->times == 0) {
+				*pp = r->next;
+				free(r->id);
+				free(r);
+			}
+			return (how);
+		}
+		pp = &r->next;
+	}
+	return (PSB_SCRIPT_OK);
+}
+
+static void
+scr_rules_clear(scripted_t *s)
+{
+	scr_rule_t *r;
+
+	while ((r = s->rules) != NULL) {
+		s->rules = r->next;
+		free(r->id);
+		free(r);
+	}
+}
+
+// ---- pending operations -------------------------------------------------
+
+static void scr_op_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+static void
+scr_op_arm(scr_op_t *op, uint32_t delay_ms)
+{
+	op->hung = false;
+	ev_timer_init(&op->timer, scr_op_cb, delay_ms / 1000.0, 0.);
+	op->timer.data = op;
+	ev_timer_start(op->s->loop, &op->timer);
+}
+
+static scr_op_t *
+scr_op_new(scripted_t *s, int kind, const char *id, uint64_t generation)
+{
+	scr_op_t *op = xcalloc(1, sizeof(*op));
+
+	op->s          = s;
+	op->kind       = kind;
+	op->generation = generation;
+	memcpy(op->id, id, strlen(id) + 1);
+	op->next = s->ops;
+	if (s->ops != NULL) {
+		s->ops->prev = op;
+	}
+	s->ops = op;
+	return (op);
+}
+
+static void
+scr_op_unlink(scr_op_t *op)
+{
+	scripted_t *s = op->s;
+
+	if (op->prev != NULL) {
+		op->prev->next = op->next;
+	} else {
+		s->ops = op->next;
+	}
+	if (op->next != NULL) {
+		op->next->prev = op->prev;
+	}
+	op->prev = op->next = NULL;
+}
+
+// scr_queue starts op for sandbox (id, generation) as the rules say.
+static void
+scr_queue(scripted_t *s, psb_rt_op_t kind, const char *id, uint64_t gen)
+{
+	uint32_t         delay_ms;
+	psb_script_how_t how = scr_match(s, kind, id, &delay_ms);
+	scr_op_t        *op  = scr_op_new(s, (int)kind, id, gen);
+
+	op->how = how;
+	if (how == PSB_SCRIPT_HANG) {
+		op->hung = true;
+		psb_log_sb(
+		        PSB_LOG_DEBUG, id, "scripted: op %d hangs", (int)kind);
+		return;
+	}
+	scr_op_arm(op, delay_ms);
+}
+
+static int
+scr_fail_code(psb_script_how_t how)
+{
+	return (how == PSB_SCRIPT_UNREACHABLE ? PSB_EUNAVAIL : PSB_ERUNTIME);
+}
+
+static void
+scr_done_start(scripted_t *s, scr_op_t *op, psb_rt_event_t *ev, char **res)
+{
+	scr_task_t *t;
+
+	if (op->how == PSB_SCRIPT_OK) {
+		t              = scr_task_put(s, op->id);
+		t->state       = PSB_FAKE_RUNNING;
+		t->pid         = SCR_PID_BASE + ++s->next_pid;
+		t->generation  = op->generation;
+		t->exit_status = 0;
+		t->exited_at   = 0;
+		ev->event      = PSB_EV_START_OK;
+		ev->pid        = t->pid;
+		return;
+	}
+	ev->event       = PSB_EV_START_FAILED;
+	ev->code        = scr_fail_code(op->how);
+	ev->rolled_back = op->how != PSB_SCRIPT_FAIL_DIRTY;
+	ev->message     = op->how == PSB_SCRIPT_UNREACHABLE
+	                          ? "scripted runtime unreachable"
+	                          : "scripted start failure";
+	if (!ev->rolled_back) {
+		// A start that failed half-way leaves a container behind.
+		*res          = xasprintf("{\"container\":\"%s\"}", op->id);
+		ev->resources = *res;
+	}
+}
+
+static void
+scr_done_kill(scripted_t *s, scr_op_t *op, psb_rt_event_t *ev)
+{
+	scr_task_t *t;
+
+	if (op->how != PSB_SCRIPT_OK) {
+		ev->event   = PSB_EV_KILL_FAILED;
+		ev->code    = scr_fail_code(op->how);
+		ev->message = "scripted kill failure";
+		return;
+	}
+	ev->event = PSB_EV_TASK_EXIT;
+	t         = scr_task_find(s, op->id);
+	if (t == NULL || t->state == PSB_FAKE_NONE) {
+		ev->exit_status = PSB_EXIT_UNKNOWN;
+		ev->exited_at   = psb_now_ns();
+		return;
+	}
+	if (t->state == PSB_FAKE_RUNNING) {
+		t->state       = PSB_FAKE_EXITED;
+		t->exit_status = SCR_KILLED;
+		t->exited_at   = psb_now_ns();
+	}
+	ev->pid         = t->pid;
+	ev->exit_status = t->exit_status;
+	ev->exited_at   = t->exited_at;
+}
+
+static void
+scr_done_delete(scripted_t *s, scr_op_t *op, psb_rt_event_t *ev)
+{
+	if (op->how != PSB_SCRIPT_OK) {
+		ev->event   = PSB_EV_DELETE_FAILED;
+		ev->code    = scr_fail_code(op->how);
+		ev->message = "scripted delete failure";
+		return;
+	}
+	scr_task_remove(s, op->id);
+	ev->event = PSB_EV_DELETE_OK;
+}
+
+static void
+scr_done_probe(scripted_t *s, scr_op_t *op, psb_rt_event_t *ev)
+{
+	scr_task_t *t;
+
+	if (op->how != PSB_SCRIPT_OK) {
+		ev->event   = PSB_EV_RUNTIME_UNREACHABLE;
+		ev->code    = PSB_EUNAVAIL;
+		ev->message = "scripted runtime unreachable";
+		return;
+	}
+	t = scr_task_find(s, op->id);
+	if (t == NULL || t->state == PSB_FAKE_NONE) {
+		ev->event       = PSB_EV_FOUND_NOTHING;
+		ev->exit_status = PSB_EXIT_UNKNOWN;
+		return;
+	}
+	// What was found is reported with the generation that started it.
+	ev->generation = t->generation;
+	ev->pid        = t->pid;
+	if (t->state == PSB_FAKE_RUNNING) {
+		ev->event = PSB_EV_FOUND_RUNNING;
+	} else {
+		ev->event       = PSB_EV_FOUND_EXITED;
+		ev->exit_status = t->exit_status;
+		ev->exited_at   = t->exited_at;
+	}
+}
+
+static void
+scr_op_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	scr_op_t            *op  = w->data;
+	scripted_t          *s   = op->s;
+	_cleanup_free_ char *res = NULL;
+	psb_rt_event_t       ev  = {0};
+
+	(void)revents;
+	ev_timer_stop(loop, w);
+	scr_op_unlink(op);
+	ev.sandbox_id = op->id;
+	ev.generation = op->generation;
+	switch (op->kind) {
+	case PSB_RTOP_START: scr_done_start(s, op, &ev, &res); break;
+	case PSB_RTOP_KILL: scr_done_kill(s, op, &ev); break;
+	case PSB_RTOP_DELETE: scr_done_delete(s, op, &ev); break;
+	case PSB_RTOP_PROBE: scr_done_probe(s, op, &ev); break;
+	default:
+		ev.event       = PSB_EV_TASK_EXIT;
+		ev.pid         = op->pid;
+		ev.exit_status = op->status;
+		ev.exited_at   = op->exited_at;
+		break;
+	}
+	psb_log_sb(PSB_LOG_DEBUG, op->id, "scripted: %s",
+	        psb_event_name(ev.event));
+	// The sink may close the runtime: touch neither s nor the world
+	// after this. op is already unlinked, so it is ours to free.
+	psb_runtime_emit(s->rt, &ev);
+	free(op);
+}
+
+// ---- the ops table ------------------------------------------------------
+
+static int
+scr_init(psb_runtime_t *rt, const char *options, void **impl, psb_error_t *err)
+{
+	scripted_t *s;
+
+	if (options != NULL && options[0] != '\0') {
+		return (psb_error_make(err, PSB_EINVAL,
+		        "scripted runtime: unknown option \"%s\"", options));
+	}
+	s        = xcalloc(1, sizeof(*s));
+	s->magic = SCR_MAGIC;
+	s->rt    = rt;
+	s->loop  = psb_runtime_loop(rt);
+	*impl    = s;
+	return (0);
+}
+
+static void
+scr_fini(void *impl)
+{
+	scripted_t *s = impl;
+	scr_op_t   *op;
+
+	// Abandon what is pending: no timer may fire after close.
+	while ((op = s->ops) != NULL) {
+		if (!op->hung) {
+			ev_timer_stop(s->loop, &op->timer);
+		}
+		scr_op_unlink(op);
+		free(op);
+	}
+	scr_rules_clear(s);
+	free(s->tasks);
+	s->magic = 0;
+	free(s);
+}
+
+static int
+scr_start(void *impl, const psb_rt_sandbox_t *sb)
+{
+	scripted_t *s = impl;
+
+	s->calls[PSB_RTOP_START]++;
+	if (sb == NULL || !scr_id_ok(sb->id)) {
+		return (PSB_EINVAL);
+	}
+	scr_queue(s, PSB_RTOP_START, sb->id, sb->generation);
+	return (0);
+}
+
+static int
+scr_kill(void *impl, const psb_rt_sandbox_t *sb)
+{
+	scripted_t *s = impl;
+
+	s->calls[PSB_RTOP_KILL]++;
+	if (sb == NULL || !scr_id_ok(sb->id)) {
+		return (PSB_EINVAL);
+	}
+	scr_queue(s, PSB_RTOP_KILL, sb->id, sb->generation);
+	return (0);
+}
+
+static int
+scr_delete(void *impl, const psb_rt_sandbox_t *sb)
+{
+	scripted_t *s = impl;
+
+	s->calls[PSB_RTOP_DELETE]++;
+	if (sb == NULL || !scr_id_ok(sb->id)) {
+		return (PSB_EINVAL);
+	}
+	scr_queue(s, PSB_RTOP_DELETE, sb->id, sb->generation);
+	return (0);
+}
+
+static int
+scr_probe(void *impl, const psb_rt_sandbox_t *sbs, size_t n)
+{
+	scripted_t *s = impl;
+
+	s->calls[PSB_RTOP_PROBE]++;
+	if (sbs == NULL && n > 0) {
+		return (PSB_EINVAL);
+	}
+	// All or nothing: check every id before queueing any.
+	for (size_t i = 0; i < n; i++) {
+		if (!scr_id_ok(sbs[i].id)) {
+			return (PSB_EINVAL);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		scr_queue(s, PSB_RTOP_PROBE, sbs[i].id, sbs[i].generation);
+	}
+	return (0);
+}
+
+static int
+scr_platform(void *impl, psb_platform_t *out)
+{
+	// uname's machine names mapped to Go's GOARCH, as OCI platforms
+	// (and containerd) spell them.
+	static const struct {
+		const char *machine;
+		const char *arch;
+		const char *variant;
+	} arch_map[] = {
+	        {"x86_64", "amd64", ""},
+	        {"aarch64", "arm64", ""},
+	        {"armv7l", "arm", "v7"},
+	};
+	struct utsname u;
+	const char    *arch;
+	const char    *variant = "";
+
+	(void)impl;
+	memset(out, 0, sizeof(*out));
+	if (uname(&u) != 0) {
+		return (PSB_ERUNTIME);
+	}
+	arch = u.machine;
+	for (size_t i = 0; i < PSB_NELEM(arch_map); i++) {
+		if (strcmp(u.machine, arch_map[i].machine) == 0) {
+			arch    = arch_map[i].arch;
+			variant = arch_map[i].variant;
+			break;
+		}
+	}
+	snprintf(out->os, sizeof(out->os), "%s", "linux");
+	// uname's machine may be longer than the field: cut it, quietly.
+	snprintf(out->arch, sizeof(out->arch), "%.*s",
+	        (int)sizeof(out->arch) - 1, arch);
+	snprintf(out->variant, sizeof(out->variant), "%s", variant);
+	return (0);
+}
+
+const psb_runtime_ops_t psb_scripted_ops = {
+        .rt_name           = "scripted",
+        .rt_init           = scr_init,
+        .rt_fini           = scr_fini,
+        .rt_start          = scr_start,
+        .rt_kill           = scr_kill,
+        .rt_delete         = scr_delete,
+        .rt_probe          = scr_probe,
+        .rt_platform       = scr_platform,
+        .rt_is_test_double = true,
+};
+
+// ---- test controls ------------------------------------------------------
+
+void
+psb_scripted_script(psb_runtime_t *rt, psb_rt_op_t op, const char *id,
+        psb_script_how_t how, uint32_t delay_ms, int times)
+{
+	scripted_t *s = scr_get(rt);
+	scr_rule_t *r;
+
+	if (times == 0 || (unsigned)op >= PSB_RTOP_COUNT) {
+		return;
+	}
+	r           = xcalloc(1, sizeof(*r));
+	r->op       = op;
+	r->id       = id != NULL ? xstrdup(id) : NULL;
+	r->how      = how;
+	r->delay_ms = delay_ms;
+	r->times    = times < 0 ? -1 : times;
+	r->next     = s->rules;
+	s->rules    = r;
+}
+
+void
+psb_scripted_clear(psb_runtime_t *rt)
+{
+	scr_rules_clear(scr_get(rt));
+}
+
+int
+psb_scripted_exit(psb_runtime_t *rt, const char *id, int32_t status)
+{
+	scripted_t *s = scr_get(rt);
+	scr_task_t *t;
+	scr_op_t   *op;
+
+	if (!scr_id_ok(id) || (t = scr_task_find(s, id)) == NULL ||
+	        t->state != PSB_FAKE_RUNNING) {
+		return (PSB_ENOENT);
+	}
+	// The world changes now; the news travels like any other event.
+	t->state       = PSB_FAKE_EXITED;
+	t->exit_status = status;
+	t->exited_at   = psb_now_ns();
+	op             = scr_op_new(s, SCR_KIND_EXIT, id, t->generation);
+	op->how        = PSB_SCRIPT_OK;
+	op->pid        = t->pid;
+	op->status     = status;
+	op->exited_at  = t->exited_at;
+	scr_op_arm(op, 0);
+	return (0);
+}
+
+void
+psb_scripted_set_task(psb_runtime_t *rt, const char *id, uint64_t generation,
+        psb_fake_task_t state, uint32_t pid, int32_t exit_status)
+{
+	scripted_t *s = scr_get(rt);
+	scr_task_t *t;
+
+	if (!scr_id_ok(id)) {
+		psb_log(PSB_LOG_ERROR, "scripted: bad sandbox id");
+		abort();
+	}
+	if (state == PSB_FAKE_NONE) {
+		scr_task_remove(s, id);
+		return;
+	}
+	t              = scr_task_put(s, id);
+	t->generation  = generation;
+	t->state       = state;
+	t->pid         = pid;
+	t->exit_status = state == PSB_FAKE_EXITED ? exit_status : 0;
+	t->exited_at   = state == PSB_FAKE_EXITED ? psb_now_ns() : 0;
+}
+
+psb_fake_task_t
+psb_scripted_task(
+        psb_runtime_t *rt, const char *id, uint32_t *pid, int32_t *exit_status)
+{
+	scripted_t *s = scr_get(rt);
+	scr_task_t *t = scr_id_ok(id) ? scr_task_find(s, id) : NULL;
+
+	if (pid != NULL) {
+		*pid = t != NULL ? t->pid : 0;
+	}
+	if (exit_status != NULL) {
+		*exit_status = t != NULL ? t->exit_status : 0;
+	}
+	return (t != NULL ? t->state : PSB_FAKE_NONE);
+}
+
+uint64_t
+psb_scripted_calls(psb_runtime_t *rt, psb_rt_op_t op)
+{
+	scripted_t *s = scr_get(rt);
+
+	return ((unsigned)op < PSB_RTOP_COUNT ? s->calls[op] : 0);
+}
+
+uint32_t
+psb_scripted_hung(psb_runtime_t *rt)
+{
+	scripted_t *s = scr_get(rt);
+	uint32_t    n = 0;
+
+	for (scr_op_t *op = s->ops; op != NULL; op = op->next) {
+		n += op->hung ? 1 : 0;
+	}
+	return (n);
+}
+
+uint32_t
+psb_scripted_release(psb_runtime_t *rt, psb_script_how_t how)
+{
+	scripted_t *s = scr_get(rt);
+	uint32_t    n = 0;
+
+	if (how == PSB_SCRIPT_HANG) {
+		return (0); // releasing into another hang is no release
+	}
+	for (scr_op_t *op = s->ops; op != NULL; op = op->next) {
+		if (op->hung) {
+			op->how = how;
+			scr_op_arm(op, 0);
+			n++;
+		}
+	}
+	return (n);
+}
