@@ -22,352 +22,238 @@ typedef struct fsm_cell {
 	psb_fsm_rule_t alt[PSB_FSM_MAX_ALTS];
 } fsm_cell_t;
 
+// The table is data laid out by hand for reading; the formatter would
+// fold it into one alternative per several lines.
+// clang-format off
 #define A(x) PSB_A_##x
 #define G(x) PSB_G_##x
-#define MOVE(g, to, acts)                                 \
-	{                                                 \
-		(g), PSB_FSM_MOVE, PSB_ST_##to, (acts), 0 \
-	}
-#define MOVE_ERR(g, to, acts, c)                            \
-	{                                                   \
-		(g), PSB_FSM_MOVE, PSB_ST_##to, (acts), (c) \
-	}
-#define REJECT(c)                                      \
-	{                                              \
-		0, PSB_FSM_REJECT, PSB_ST_NONE, 0, (c) \
-	}
-#define IGNORE                                                \
-	{                                                     \
-		0, PSB_FSM_IGNORE, PSB_ST_NONE, 0, PSB_ESTALE \
-	}
-#define CELL(...)                   \
-	{                           \
-		{                   \
-			__VA_ARGS__ \
-		}                   \
-	}
+#define MOVE(g, to, acts)        {(g), PSB_FSM_MOVE, PSB_ST_##to, (acts), 0}
+#define MOVE_ERR(g, to, acts, c) {(g), PSB_FSM_MOVE, PSB_ST_##to, (acts), (c)}
+#define REJECT(c)                {0, PSB_FSM_REJECT, PSB_ST_NONE, 0, (c)}
+#define IGNORE_IF(g)             {(g), PSB_FSM_IGNORE, PSB_ST_NONE, 0, PSB_ESTALE}
+#define IGNORE                   IGNORE_IF(0)
+#define CELL(...)                {{__VA_ARGS__}}
 
-// Runtime/timer/recovery events that mean nothing in a state.
-#define IGNORE_RUNTIME                         \
-	[PSB_EV_START_OK]      = CELL(IGNORE), \
-	[PSB_EV_START_FAILED]  = CELL(IGNORE), \
-	[PSB_EV_TASK_EXIT]     = CELL(IGNORE), \
-	[PSB_EV_KILL_FAILED]   = CELL(IGNORE), \
-	[PSB_EV_DELETE_OK]     = CELL(IGNORE), \
-	[PSB_EV_DELETE_FAILED] = CELL(IGNORE), \
-	[PSB_EV_DEADLINE]      = CELL(IGNORE)
+// Runtime and timer events that mean nothing in a state.
+#define IGNORE_RUNTIME                                                       \
+	[PSB_EV_START_OK] = CELL(IGNORE),                                    \
+	[PSB_EV_START_FAILED] = CELL(IGNORE),                                \
+	[PSB_EV_TASK_EXIT] = CELL(IGNORE),                                   \
+	[PSB_EV_KILL_FAILED] = CELL(IGNORE),                                 \
+	[PSB_EV_DELETE_OK] = CELL(IGNORE),                                   \
+	[PSB_EV_DELETE_FAILED] = CELL(IGNORE),                               \
+	[PSB_EV_DEADLINE] = CELL(IGNORE)
 
 // Create of an existing id: the same config is an idempotent success, a
 // different one is ALREADY_EXISTS.
-#define CREATE_EXISTING(st) \
-	[PSB_EV_CREATE] =   \
-	        CELL(MOVE(G(SAME_CONFIG), st, A(REPLY)), REJECT(PSB_EEXIST))
+#define CREATE_EXISTING(st)                                                  \
+	[PSB_EV_CREATE] = CELL(                                              \
+	    MOVE(G(SAME_CONFIG), st, A(REPLY)),                              \
+	    REJECT(PSB_EEXIST))
 
-// A held request's terminal answers when the pause exits while starting.
-#define EXIT_DURING_START \
-	(A(RECORD_EXIT) | A(START_ERR) | A(STOP_DONE) | A(WAKE_WAITERS))
+// The start settled with a running task (START_OK, or found running by
+// recovery): a Stop or Shutdown wanted meanwhile is honoured now.
+#define STARTED_RUNNING                                                      \
+	CELL(                                                                \
+	    MOVE(G(WANT_SHUTDOWN), STOPPING, A(RECORD_PID) | A(START_DONE) | A(RT_KILL)), \
+	    MOVE(G(WANT_STOP),     STOPPING, A(RECORD_PID) | A(START_DONE) | A(RT_KILL)), \
+	    MOVE(0,                READY,    A(RECORD_PID) | A(START_DONE)))
 
-static const fsm_cell_t fsm_table[PSB_STATE_COUNT][PSB_EVENT_COUNT] =
-        {
-                // No row. Only Create makes one; Shutdown of a missing id
-                // succeeds.
-                [PSB_ST_NONE] =
-                        {
-                                [PSB_EV_CREATE] = CELL(MOVE(
-                                        0, CREATED, A(INSERT) | A(REPLY))),
-                                [PSB_EV_START]  = CELL(REJECT(PSB_ENOENT)),
-                                [PSB_EV_STOP]   = CELL(REJECT(PSB_ENOENT)),
-                                [PSB_EV_SHUTDOWN] =
-                                        CELL(MOVE(0, NONE, A(REPLY))),
-                                IGNORE_RUNTIME,
-                                [PSB_EV_FOUND_RUNNING]       = CELL(IGNORE),
-                                [PSB_EV_FOUND_EXITED]        = CELL(IGNORE),
-                                [PSB_EV_FOUND_NOTHING]       = CELL(IGNORE),
-                                [PSB_EV_RUNTIME_UNREACHABLE] = CELL(IGNORE),
-                        },
+// The pause exited before the start settled: the exit wins and the Start
+// gets an error.
+#define EXIT_DURING_START (A(RECORD_EXIT) | A(START_ERR) | A(STOP_DONE) | A(WAKE_WAITERS))
+#define EXITED_WHILE_STARTING                                                \
+	CELL(                                                                \
+	    MOVE_ERR(G(WANT_SHUTDOWN), DELETING, EXIT_DURING_START | A(RT_DELETE) | A(CLEAR_WANT), PSB_ERUNTIME), \
+	    MOVE_ERR(0,                EXITED,   EXIT_DURING_START | A(CLEAR_WANT), PSB_ERUNTIME))
 
-                [PSB_ST_CREATED] =
-                        {
-                                CREATE_EXISTING(CREATED),
-                                [PSB_EV_START] = CELL(MOVE(0, STARTING,
-                                        A(NEW_GENERATION) | A(RT_START) |
-                                                A(PARK))),
-                                [PSB_EV_STOP] =
-                                        CELL(MOVE(0, CREATED, A(REPLY))),
-                                [PSB_EV_SHUTDOWN] = CELL(MOVE(
-                                        0, DELETING, A(RT_DELETE) | A(PARK))),
-                                IGNORE_RUNTIME,
-                                // Observation beats the record (STYLE.md
-                                // practice 14).
-                                [PSB_EV_FOUND_RUNNING] =
-                                        CELL(MOVE(0, READY, A(RECORD_PID))),
-                                [PSB_EV_FOUND_EXITED] =
-                                        CELL(MOVE(0, EXITED, A(RECORD_EXIT))),
-                                [PSB_EV_FOUND_NOTHING] =
-                                        CELL(MOVE(0, CREATED, 0)),
-                                [PSB_EV_RUNTIME_UNREACHABLE] =
-                                        CELL(MOVE(0, CREATED, 0)),
-                        },
+// The start left nothing behind.
+#define START_ROLLED_BACK(g, c)                                              \
+	MOVE_ERR((g) | G(WANT_SHUTDOWN), DELETING, A(START_ERR) | A(STOP_DONE) | A(RT_DELETE) | A(CLEAR_WANT), (c)), \
+	MOVE_ERR((g),                    CREATED,  A(START_ERR) | A(STOP_DONE) | A(CLEAR_WANT), (c))
 
-                [PSB_ST_STARTING] =
-                        {
-                                CREATE_EXISTING(STARTING),
-                                // A retried Start joins the one in flight.
-                                [PSB_EV_START] =
-                                        CELL(MOVE(0, STARTING, A(PARK))),
-                                // Stop and Shutdown are honoured as soon as
-                                // start settles.
-                                [PSB_EV_STOP] = CELL(
-                                        MOVE(0, STARTING,
-                                                A(SET_WANT_STOP) | A(PARK))),
-                                [PSB_EV_SHUTDOWN] =
-                                        CELL(MOVE(0, STARTING,
-                                                A(SET_WANT_SHUTDOWN) |
-                                                        A(PARK))),
-                                [PSB_EV_START_OK] = CELL(
-                                        MOVE(G(WANT_SHUTDOWN), STOPPING,
-                                                A(RECORD_PID) | A(START_DONE) | A(RT_KILL)),
-                                        MOVE(G(WANT_STOP), STOPPING,
-                                                A(RECORD_PID) | A(START_DONE) | A(RT_KILL)),
-                                        MOVE(0, READY,
-                                                A(RECORD_PID) | A(START_DONE))),
-                                [PSB_EV_START_FAILED] = CELL(
-                                        MOVE(G(ROLLED_BACK) | G(WANT_SHUTDOWN),
-                                                DELETING,
-                                                A(START_ERR) | A(STOP_DONE) |
-                                                        A(RT_DELETE) |
-                                                        A(CLEAR_WANT)),
-                                        MOVE(G(ROLLED_BACK), CREATED,
-                                                A(START_ERR) | A(STOP_DONE) |
-                                                        A(CLEAR_WANT)),
-                                        // Not rolled back: something may be
-                                        // left. A wanted
-                                        // Shutdown removes it; a wanted Stop
-                                        // kills whatever runs.
-                                        MOVE(G(WANT_SHUTDOWN), DELETING,
-                                                A(START_ERR) | A(STOP_DONE) |
-                                                        A(RT_DELETE) |
-                                                        A(CLEAR_WANT)),
-                                        MOVE(G(WANT_STOP), STOPPING,
-                                                A(START_ERR) | A(RT_KILL) |
-                                                        A(CLEAR_WANT)),
-                                        MOVE(0, UNKNOWN, A(START_ERR))),
-                                // An exit while starting wins: the Start gets
-                                // an error.
-                                [PSB_EV_TASK_EXIT] = CELL(
-                                        MOVE_ERR(G(WANT_SHUTDOWN), DELETING,
-                                                EXIT_DURING_START |
-                                                        A(RT_DELETE) |
-                                                        A(CLEAR_WANT),
-                                                PSB_ERUNTIME),
-                                        MOVE_ERR(0,
-                                                EXITED, EXIT_DURING_START | A(CLEAR_WANT),
-                                                PSB_ERUNTIME)),
-                                [PSB_EV_KILL_FAILED]   = CELL(IGNORE),
-                                [PSB_EV_DELETE_OK]     = CELL(IGNORE),
-                                [PSB_EV_DELETE_FAILED] = CELL(IGNORE),
-                                [PSB_EV_DEADLINE]      = CELL(
-                                             MOVE_ERR(G(WANT_SHUTDOWN), DELETING,
-                                                     A(START_ERR) | A(STOP_DONE) |
-                                                             A(RT_DELETE) |
-                                                             A(CLEAR_WANT),
-                                                     PSB_ETIMEDOUT),
-                                             MOVE_ERR(G(WANT_STOP), STOPPING,
-                                                     A(START_ERR) | A(RT_KILL) |
-                                                             A(CLEAR_WANT),
-                                                     PSB_ETIMEDOUT),
-                                             MOVE_ERR(0, UNKNOWN, A(START_ERR),
-                                                     PSB_ETIMEDOUT)),
-                                [PSB_EV_FOUND_RUNNING] =
-                                        CELL(MOVE(0, READY, A(RECORD_PID))),
-                                [PSB_EV_FOUND_EXITED] = CELL(
-                                        MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
-                                [PSB_EV_FOUND_NOTHING] =
-                                        CELL(MOVE(0, CREATED, 0)),
-                                [PSB_EV_RUNTIME_UNREACHABLE] =
-                                        CELL(MOVE(0, UNKNOWN, 0)),
-                        },
+// The start's outcome cannot be known (deadline, runtime unreachable):
+// a wanted Shutdown removes whatever exists, a wanted Stop kills it.
+#define START_UNSETTLED(c)                                                   \
+	CELL(                                                                \
+	    MOVE_ERR(G(WANT_SHUTDOWN), DELETING, A(START_ERR) | A(STOP_DONE) | A(RT_DELETE) | A(CLEAR_WANT), (c)), \
+	    MOVE_ERR(G(WANT_STOP),     STOPPING, A(START_ERR) | A(RT_KILL) | A(CLEAR_WANT), (c)),                 \
+	    MOVE_ERR(0,                UNKNOWN,  A(START_ERR), (c)))
 
-                [PSB_ST_READY] =
-                        {
-                                CREATE_EXISTING(READY),
-                                [PSB_EV_START] = CELL(REJECT(PSB_ESTATE)),
-                                [PSB_EV_STOP] = CELL(MOVE(0, STOPPING, A(RT_KILL) | A(PARK))),
-                                // Shutdown of a running sandbox stops it
-                                // first.
-                                [PSB_EV_SHUTDOWN] =
-                                        CELL(
-                                                MOVE(0, STOPPING,
-                                                        A(SET_WANT_SHUTDOWN) |
-                                                                A(RT_KILL) |
-                                                                A(PARK))),
-                                [PSB_EV_START_OK]     = CELL(IGNORE),
-                                [PSB_EV_START_FAILED] = CELL(IGNORE),
-                                [PSB_EV_TASK_EXIT] =
-                                        CELL(MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
-                                [PSB_EV_KILL_FAILED]   = CELL(IGNORE),
-                                [PSB_EV_DELETE_OK]     = CELL(IGNORE),
-                                [PSB_EV_DELETE_FAILED] = CELL(IGNORE),
-                                [PSB_EV_DEADLINE]      = CELL(IGNORE),
-                                [PSB_EV_FOUND_RUNNING] =
-                                        CELL(MOVE(0, READY, A(RECORD_PID))),
-                                [PSB_EV_FOUND_EXITED] =
-                                        CELL(MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
-                                // The task vanished while we were away: exit
-                                // status unknown.
-                                [PSB_EV_FOUND_NOTHING] =
-                                        CELL(MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
-                                [PSB_EV_RUNTIME_UNREACHABLE] =
-                                        CELL(MOVE(0, UNKNOWN, 0)),
-                        },
+// The pause exited while stopping: the stop is done.
+#define EXITED_WHILE_STOPPING                                                \
+	CELL(                                                                \
+	    MOVE(G(WANT_SHUTDOWN), DELETING, A(RECORD_EXIT) | A(STOP_DONE) | A(WAKE_WAITERS) | A(RT_DELETE) | A(CLEAR_WANT)), \
+	    MOVE(0,                EXITED,   A(RECORD_EXIT) | A(STOP_DONE) | A(WAKE_WAITERS)))
 
-                [PSB_ST_STOPPING] =
-                        {
-                                CREATE_EXISTING(STOPPING),
-                                [PSB_EV_START] = CELL(REJECT(PSB_ESTATE)),
-                                [PSB_EV_STOP] = CELL(MOVE(0, STOPPING, A(PARK))),
-                                [PSB_EV_SHUTDOWN] =
-                                        CELL(
-                                                MOVE(0, STOPPING,
-                                                        A(SET_WANT_SHUTDOWN) |
-                                                                A(PARK))),
-                                [PSB_EV_START_OK]     = CELL(IGNORE),
-                                [PSB_EV_START_FAILED] = CELL(IGNORE),
-                                [PSB_EV_TASK_EXIT] =
-                                        CELL(MOVE(G(WANT_SHUTDOWN), DELETING,
-                                                     A(RECORD_EXIT) |
-                                                             A(STOP_DONE) |
-                                                             A(WAKE_WAITERS) |
-                                                             A(RT_DELETE) |
-                                                             A(CLEAR_WANT)),
-                                                MOVE(0, EXITED, A(RECORD_EXIT) | A(STOP_DONE) | A(WAKE_WAITERS))),
-                                // Escalate: retry the kill after a backoff...
-                                [PSB_EV_KILL_FAILED] =
-                                        CELL(MOVE(0, STOPPING, A(BACKOFF))),
-                                [PSB_EV_DELETE_OK]     = CELL(IGNORE),
-                                [PSB_EV_DELETE_FAILED] = CELL(IGNORE),
-                                // ...and after each deadline, until the budget
-                                // is used up.
-                                [PSB_EV_DEADLINE] =
-                                        CELL(MOVE(G(RETRY_LEFT), STOPPING,
-                                                     A(RT_KILL) | A(BACKOFF)),
-                                                MOVE_ERR(0, UNKNOWN,
-                                                        A(STOP_ERR) |
-                                                                A(SHUTDOWN_ERR) |
-                                                                A(CLEAR_WANT),
-                                                        PSB_ETIMEDOUT)),
-                                // Recovered mid-stop: kill again; an exit
-                                // settles it.
-                                [PSB_EV_FOUND_RUNNING] =
-                                        CELL(MOVE(0, STOPPING, A(RT_KILL))),
-                                [PSB_EV_FOUND_EXITED] =
-                                        CELL(MOVE(0, EXITED, A(RECORD_EXIT) | A(STOP_DONE) | A(WAKE_WAITERS))),
-                                [PSB_EV_FOUND_NOTHING] =
-                                        CELL(MOVE(0, EXITED, A(RECORD_EXIT) | A(STOP_DONE) | A(WAKE_WAITERS))),
-                                [PSB_EV_RUNTIME_UNREACHABLE] =
-                                        CELL(MOVE(0, UNKNOWN, 0)),
-                        },
+// A stop or delete that can no longer finish: held requests fail.
+#define GIVE_UP(c)                                                           \
+	CELL(MOVE_ERR(0, UNKNOWN, A(STOP_ERR) | A(SHUTDOWN_ERR) | A(CLEAR_WANT), (c)))
 
-                [PSB_ST_EXITED] =
-                        {
-                                CREATE_EXISTING(EXITED),
-                                // A sandbox is never restarted (containerd:
-                                // Ready is never
-                                // re-entered from NotReady).
-                                [PSB_EV_START] = CELL(REJECT(PSB_ESTATE)),
-                                [PSB_EV_STOP] = CELL(MOVE(0, EXITED, A(REPLY))),
-                                [PSB_EV_SHUTDOWN] =
-                                        CELL(
-                                                MOVE(0, DELETING,
-                                                        A(RT_DELETE) |
-                                                                A(PARK))),
-                                IGNORE_RUNTIME,
-                                // A stray task of an exited sandbox is killed,
-                                // not adopted:
-                                // one terminal exit per start generation.
-                                [PSB_EV_FOUND_RUNNING] =
-                                        CELL(MOVE(0, EXITED, A(RT_KILL))),
-                                [PSB_EV_FOUND_EXITED] =
-                                        CELL(MOVE(0, EXITED, 0)),
-                                [PSB_EV_FOUND_NOTHING] =
-                                        CELL(MOVE(0, EXITED, 0)),
-                                [PSB_EV_RUNTIME_UNREACHABLE] =
-                                        CELL(MOVE(0, EXITED, 0)),
-                        },
+// An exit for a generation whose exit is already recorded is not a second
+// exit: one terminal exit per start generation.
+#define EXIT_SEEN(acts) MOVE(G(EXIT_RECORDED), EXITED, (acts))
 
-                [PSB_ST_UNKNOWN] =
-                        {
-                                CREATE_EXISTING(UNKNOWN),
-                                [PSB_EV_START] = CELL(REJECT(PSB_ESTATE)),
-                                [PSB_EV_STOP] = CELL(MOVE(0, STOPPING, A(RT_KILL) | A(PARK))),
-                                [PSB_EV_SHUTDOWN] =
-                                        CELL(
-                                                MOVE(0, DELETING,
-                                                        A(RT_DELETE) |
-                                                                A(PARK))),
-                                // Late answers from a start that outlived its
-                                // deadline.
-                                [PSB_EV_START_OK] =
-                                        CELL(MOVE(0, READY, A(RECORD_PID))),
-                                [PSB_EV_START_FAILED] =
-                                        CELL(MOVE(G(ROLLED_BACK), CREATED, 0),
-                                                IGNORE),
-                                [PSB_EV_TASK_EXIT] =
-                                        CELL(MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
-                                [PSB_EV_KILL_FAILED]   = CELL(IGNORE),
-                                [PSB_EV_DELETE_OK]     = CELL(IGNORE),
-                                [PSB_EV_DELETE_FAILED] = CELL(IGNORE),
-                                [PSB_EV_DEADLINE]      = CELL(IGNORE),
-                                [PSB_EV_FOUND_RUNNING] =
-                                        CELL(MOVE(0, READY, A(RECORD_PID))),
-                                [PSB_EV_FOUND_EXITED] =
-                                        CELL(MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
-                                [PSB_EV_FOUND_NOTHING] =
-                                        CELL(MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
-                                [PSB_EV_RUNTIME_UNREACHABLE] =
-                                        CELL(MOVE(0, UNKNOWN, 0)),
-                        },
+static const fsm_cell_t fsm_table[PSB_STATE_COUNT][PSB_EVENT_COUNT] = {
+    // No row. Only Create makes one; Shutdown of a missing id succeeds.
+    [PSB_ST_NONE] = {
+	[PSB_EV_CREATE]   = CELL(MOVE(0, CREATED, A(INSERT) | A(REPLY))),
+	[PSB_EV_START]    = CELL(REJECT(PSB_ENOENT)),
+	[PSB_EV_STOP]     = CELL(REJECT(PSB_ENOENT)),
+	[PSB_EV_SHUTDOWN] = CELL(MOVE(0, NONE, A(REPLY))),
+	IGNORE_RUNTIME,
+	[PSB_EV_FOUND_RUNNING]       = CELL(IGNORE),
+	[PSB_EV_FOUND_EXITED]        = CELL(IGNORE),
+	[PSB_EV_FOUND_NOTHING]       = CELL(IGNORE),
+	[PSB_EV_RUNTIME_UNREACHABLE] = CELL(IGNORE),
+    },
 
-                [PSB_ST_DELETING] =
-                        {
-                                [PSB_EV_CREATE] = CELL(REJECT(PSB_ESTATE)),
-                                [PSB_EV_START]  = CELL(REJECT(PSB_ESTATE)),
-                                [PSB_EV_STOP] = CELL(MOVE(0, DELETING, A(PARK))),
-                                [PSB_EV_SHUTDOWN] =
-                                        CELL(MOVE(0, DELETING, A(PARK))),
-                                [PSB_EV_START_OK]     = CELL(IGNORE),
-                                [PSB_EV_START_FAILED] = CELL(IGNORE),
-                                [PSB_EV_TASK_EXIT]    = CELL(IGNORE),
-                                [PSB_EV_KILL_FAILED]  = CELL(IGNORE),
-                                [PSB_EV_DELETE_OK] =
-                                        CELL(
-                                                MOVE(0, NONE,
-                                                        A(REMOVE) |
-                                                                A(SHUTDOWN_DONE) |
-                                                                A(STOP_DONE) |
-                                                                A(WAKE_WAITERS))),
-                                [PSB_EV_DELETE_FAILED] =
-                                        CELL(MOVE(0, DELETING, A(BACKOFF))),
-                                [PSB_EV_DEADLINE] =
-                                        CELL(MOVE(G(RETRY_LEFT), DELETING,
-                                                     A(RT_DELETE) |
-                                                             A(BACKOFF)),
-                                                MOVE_ERR(0, UNKNOWN,
-                                                        A(SHUTDOWN_ERR) |
-                                                                A(STOP_ERR),
-                                                        PSB_ETIMEDOUT)),
-                                // Recovered mid-delete: finish it, whatever is
-                                // left.
-                                [PSB_EV_FOUND_RUNNING] =
-                                        CELL(MOVE(0, DELETING, A(RT_DELETE))),
-                                [PSB_EV_FOUND_EXITED] =
-                                        CELL(MOVE(0, DELETING, A(RT_DELETE))),
-                                [PSB_EV_FOUND_NOTHING] =
-                                        CELL(MOVE(0, DELETING, A(RT_DELETE))),
-                                [PSB_EV_RUNTIME_UNREACHABLE] =
-                                        CELL(MOVE(0, UNKNOWN, 0)),
-                        },
+    [PSB_ST_CREATED] = {
+	CREATE_EXISTING(CREATED),
+	[PSB_EV_START]    = CELL(MOVE(0, STARTING, A(NEW_GENERATION) | A(RT_START) | A(PARK))),
+	[PSB_EV_STOP]     = CELL(MOVE(0, CREATED, A(REPLY))),
+	[PSB_EV_SHUTDOWN] = CELL(MOVE(0, DELETING, A(RT_DELETE) | A(PARK))),
+	IGNORE_RUNTIME,
+	// Observation beats the record (STYLE.md practice 14).
+	[PSB_EV_FOUND_RUNNING]       = CELL(MOVE(0, READY, A(RECORD_PID))),
+	[PSB_EV_FOUND_EXITED]        = CELL(MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
+	[PSB_EV_FOUND_NOTHING]       = CELL(MOVE(0, CREATED, 0)),
+	[PSB_EV_RUNTIME_UNREACHABLE] = CELL(MOVE(0, CREATED, 0)),
+    },
+
+    [PSB_ST_STARTING] = {
+	CREATE_EXISTING(STARTING),
+	// A retried Start joins the one in flight.
+	[PSB_EV_START]    = CELL(MOVE(0, STARTING, A(PARK))),
+	// Stop and Shutdown are honoured as soon as the start settles.
+	[PSB_EV_STOP]     = CELL(MOVE(0, STARTING, A(SET_WANT_STOP) | A(PARK))),
+	[PSB_EV_SHUTDOWN] = CELL(MOVE(0, STARTING, A(SET_WANT_SHUTDOWN) | A(PARK))),
+	[PSB_EV_START_OK] = STARTED_RUNNING,
+	[PSB_EV_START_FAILED] = CELL(
+	    START_ROLLED_BACK(G(ROLLED_BACK), 0),
+	    // Not rolled back: something may be left.
+	    MOVE(G(WANT_SHUTDOWN), DELETING, A(START_ERR) | A(STOP_DONE) | A(RT_DELETE) | A(CLEAR_WANT)),
+	    MOVE(G(WANT_STOP),     STOPPING, A(START_ERR) | A(RT_KILL) | A(CLEAR_WANT)),
+	    MOVE(0,                UNKNOWN,  A(START_ERR))),
+	[PSB_EV_TASK_EXIT]     = EXITED_WHILE_STARTING,
+	[PSB_EV_KILL_FAILED]   = CELL(IGNORE),
+	[PSB_EV_DELETE_OK]     = CELL(IGNORE),
+	[PSB_EV_DELETE_FAILED] = CELL(IGNORE),
+	[PSB_EV_DEADLINE]      = START_UNSETTLED(PSB_ETIMEDOUT),
+	// Recovered mid-start: each answer settles the start the way its
+	// runtime twin would.
+	[PSB_EV_FOUND_RUNNING]       = STARTED_RUNNING,
+	[PSB_EV_FOUND_EXITED]        = EXITED_WHILE_STARTING,
+	[PSB_EV_FOUND_NOTHING]       = CELL(START_ROLLED_BACK(0, PSB_ERUNTIME)),
+	[PSB_EV_RUNTIME_UNREACHABLE] = START_UNSETTLED(PSB_EUNAVAIL),
+    },
+
+    [PSB_ST_READY] = {
+	CREATE_EXISTING(READY),
+	[PSB_EV_START]    = CELL(REJECT(PSB_ESTATE)),
+	[PSB_EV_STOP]     = CELL(MOVE(0, STOPPING, A(RT_KILL) | A(PARK))),
+	// Shutdown of a running sandbox stops it first.
+	[PSB_EV_SHUTDOWN] = CELL(MOVE(0, STOPPING, A(SET_WANT_SHUTDOWN) | A(RT_KILL) | A(PARK))),
+	[PSB_EV_START_OK]      = CELL(IGNORE),
+	[PSB_EV_START_FAILED]  = CELL(IGNORE),
+	[PSB_EV_TASK_EXIT]     = CELL(MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
+	[PSB_EV_KILL_FAILED]   = CELL(IGNORE),
+	[PSB_EV_DELETE_OK]     = CELL(IGNORE),
+	[PSB_EV_DELETE_FAILED] = CELL(IGNORE),
+	[PSB_EV_DEADLINE]      = CELL(IGNORE),
+	[PSB_EV_FOUND_RUNNING] = CELL(MOVE(0, READY, A(RECORD_PID))),
+	[PSB_EV_FOUND_EXITED]  = CELL(MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
+	// The task vanished while we were away: exit status unknown (255).
+	[PSB_EV_FOUND_NOTHING] = CELL(MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
+	[PSB_EV_RUNTIME_UNREACHABLE] = CELL(MOVE(0, UNKNOWN, 0)),
+    },
+
+    [PSB_ST_STOPPING] = {
+	CREATE_EXISTING(STOPPING),
+	[PSB_EV_START]    = CELL(REJECT(PSB_ESTATE)),
+	[PSB_EV_STOP]     = CELL(MOVE(0, STOPPING, A(PARK))),
+	[PSB_EV_SHUTDOWN] = CELL(MOVE(0, STOPPING, A(SET_WANT_SHUTDOWN) | A(PARK))),
+	[PSB_EV_START_OK]     = CELL(IGNORE),
+	[PSB_EV_START_FAILED] = CELL(IGNORE),
+	[PSB_EV_TASK_EXIT]    = EXITED_WHILE_STOPPING,
+	// Escalate: retry the kill after a backoff...
+	[PSB_EV_KILL_FAILED]   = CELL(MOVE(0, STOPPING, A(BACKOFF))),
+	[PSB_EV_DELETE_OK]     = CELL(IGNORE),
+	[PSB_EV_DELETE_FAILED] = CELL(IGNORE),
+	// ...and after each deadline, until the budget is used up.
+	[PSB_EV_DEADLINE] = CELL(
+	    MOVE(G(RETRY_LEFT), STOPPING, A(RT_KILL) | A(BACKOFF)),
+	    MOVE_ERR(0, UNKNOWN, A(STOP_ERR) | A(SHUTDOWN_ERR) | A(CLEAR_WANT), PSB_ETIMEDOUT)),
+	// Recovered mid-stop: kill again; an exit settles it.
+	[PSB_EV_FOUND_RUNNING]       = CELL(MOVE(0, STOPPING, A(RT_KILL))),
+	[PSB_EV_FOUND_EXITED]        = EXITED_WHILE_STOPPING,
+	[PSB_EV_FOUND_NOTHING]       = EXITED_WHILE_STOPPING,
+	[PSB_EV_RUNTIME_UNREACHABLE] = GIVE_UP(PSB_EUNAVAIL),
+    },
+
+    [PSB_ST_EXITED] = {
+	CREATE_EXISTING(EXITED),
+	// A sandbox is never restarted (containerd: Ready is never
+	// re-entered from NotReady).
+	[PSB_EV_START]    = CELL(REJECT(PSB_ESTATE)),
+	[PSB_EV_STOP]     = CELL(MOVE(0, EXITED, A(REPLY))),
+	[PSB_EV_SHUTDOWN] = CELL(MOVE(0, DELETING, A(RT_DELETE) | A(PARK))),
+	IGNORE_RUNTIME,
+	// A stray task of an exited sandbox is killed, not adopted.
+	[PSB_EV_FOUND_RUNNING]       = CELL(MOVE(0, EXITED, A(RT_KILL))),
+	[PSB_EV_FOUND_EXITED]        = CELL(MOVE(0, EXITED, 0)),
+	[PSB_EV_FOUND_NOTHING]       = CELL(MOVE(0, EXITED, 0)),
+	[PSB_EV_RUNTIME_UNREACHABLE] = CELL(MOVE(0, EXITED, 0)),
+    },
+
+    // UNKNOWN accepts only Stop and Shutdown of the requests, but believes
+    // what the runtime reports. If this generation's exit is already
+    // recorded (UNKNOWN reached from EXITED by a failed shutdown), a
+    // report cannot be a second exit nor make the sandbox run again.
+    [PSB_ST_UNKNOWN] = {
+	CREATE_EXISTING(UNKNOWN),
+	[PSB_EV_START]    = CELL(REJECT(PSB_ESTATE)),
+	[PSB_EV_STOP]     = CELL(MOVE(0, STOPPING, A(RT_KILL) | A(PARK))),
+	[PSB_EV_SHUTDOWN] = CELL(MOVE(0, DELETING, A(RT_DELETE) | A(PARK))),
+	// Late answers from a start that outlived its deadline.
+	[PSB_EV_START_OK] = CELL(EXIT_SEEN(A(RT_KILL)), MOVE(0, READY, A(RECORD_PID))),
+	[PSB_EV_START_FAILED] = CELL(
+	    IGNORE_IF(G(EXIT_RECORDED)),
+	    MOVE(G(ROLLED_BACK), CREATED, 0),
+	    IGNORE),
+	[PSB_EV_TASK_EXIT]     = CELL(EXIT_SEEN(0), MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
+	[PSB_EV_KILL_FAILED]   = CELL(IGNORE),
+	[PSB_EV_DELETE_OK]     = CELL(IGNORE),
+	[PSB_EV_DELETE_FAILED] = CELL(IGNORE),
+	[PSB_EV_DEADLINE]      = CELL(IGNORE),
+	[PSB_EV_FOUND_RUNNING] = CELL(EXIT_SEEN(A(RT_KILL)), MOVE(0, READY, A(RECORD_PID))),
+	[PSB_EV_FOUND_EXITED]  = CELL(EXIT_SEEN(0), MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
+	[PSB_EV_FOUND_NOTHING] = CELL(EXIT_SEEN(0), MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
+	[PSB_EV_RUNTIME_UNREACHABLE] = CELL(MOVE(0, UNKNOWN, 0)),
+    },
+
+    [PSB_ST_DELETING] = {
+	[PSB_EV_CREATE]   = CELL(REJECT(PSB_ESTATE)),
+	[PSB_EV_START]    = CELL(REJECT(PSB_ESTATE)),
+	[PSB_EV_STOP]     = CELL(MOVE(0, DELETING, A(PARK))),
+	[PSB_EV_SHUTDOWN] = CELL(MOVE(0, DELETING, A(PARK))),
+	[PSB_EV_START_OK]      = CELL(IGNORE),
+	[PSB_EV_START_FAILED]  = CELL(IGNORE),
+	[PSB_EV_TASK_EXIT]     = CELL(IGNORE),
+	[PSB_EV_KILL_FAILED]   = CELL(IGNORE),
+	[PSB_EV_DELETE_OK]     = CELL(MOVE(0, NONE, A(REMOVE) | A(SHUTDOWN_DONE) | A(STOP_DONE) | A(WAKE_WAITERS))),
+	[PSB_EV_DELETE_FAILED] = CELL(MOVE(0, DELETING, A(BACKOFF))),
+	[PSB_EV_DEADLINE] = CELL(
+	    MOVE(G(RETRY_LEFT), DELETING, A(RT_DELETE) | A(BACKOFF)),
+	    MOVE_ERR(0, UNKNOWN, A(SHUTDOWN_ERR) | A(STOP_ERR), PSB_ETIMEDOUT)),
+	// Recovered mid-delete: finish it, whatever is left.
+	[PSB_EV_FOUND_RUNNING]       = CELL(MOVE(0, DELETING, A(RT_DELETE))),
+	[PSB_EV_FOUND_EXITED]        = CELL(MOVE(0, DELETING, A(RT_DELETE))),
+	[PSB_EV_FOUND_NOTHING]       = CELL(MOVE(0, DELETING, A(RT_DELETE))),
+	[PSB_EV_RUNTIME_UNREACHABLE] = GIVE_UP(PSB_EUNAVAIL),
+    },
 };
+// clang-format on
 
 psb_fsm_kind_t
 psb_fsm_step(psb_state_t state, psb_event_t event, uint32_t guards,
