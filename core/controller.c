@@ -1,1 +1,1316 @@
-// placeholder: being written
+//
+// podsandboxd - the sandbox controller (see controller.h).
+//
+// Flow of one loop tick (DESIGN.md §2):
+//   1. Requests, runtime outcomes and timer expiries are queued as events
+//      (never handled inside the call that reports them).
+//   2. ctl_tick (from ev_prepare, i.e. before the loop sleeps, or from an
+//      ev_idle kick) steps each queued event through psb_fsm_step, applies
+//      MOVE rules to the in-memory record, writes rows and journal entries
+//      into the store's open transaction, and appends every externally
+//      visible effect to the outbox.
+//   3. The transaction commits. Only then is the outbox flushed: replies,
+//      held requests, runtime operations, published transitions, timers.
+//   4. If the commit fails, touched sandboxes get their snapshots back,
+//      the tick's requests fail with PSB_EUNAVAIL and its internal events
+//      are queued again after a delay: the failure loses nothing.
+//
+
+#include "core/controller.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base/alloc.h"
+#include "core/base/cleanup.h"
+#include "core/base/clock.h"
+#include "core/base/log.h"
+#include "core/controller_int.h"
+
+struct ctl_event {
+	int          ev; // psb_event_t, or -1 for a read-only request
+	char         id[PSB_ID_MAX + 1];
+	uint64_t     generation;
+	uint32_t     epoch; // DEADLINE: the timer epoch it was armed in
+	uint32_t     pid;
+	int32_t      exit_status;
+	int64_t      exited_at;
+	bool         rolled_back;
+	int          code;
+	char        *message;
+	char        *resources;
+	void        *config; // CREATE
+	size_t       config_len;
+	char        *labels;
+	char        *runtime_handler;
+	int          preset; // a request refused before the FSM (validation)
+	ctl_req_t   *req;
+	ctl_event_t *next;
+};
+
+typedef enum ob_kind {
+	OB_REPLY,     // answer req now
+	OB_PARK,      // hold req on sb
+	OB_RESOLVE,   // answer sb's held requests of `method`
+	OB_WAKE,      // answer sb's held Waits with the exit
+	OB_RT,        // start a runtime operation
+	OB_PUBLISH,   // publish a committed transition
+	OB_RECOVERED, // recovery bookkeeping for sb
+	OB_CALL,      // call fn(arg)
+} ob_kind_t;
+
+typedef enum rt_op { RT_START, RT_KILL, RT_DELETE } rt_op_t;
+
+struct ctl_out {
+	ob_kind_t        kind;
+	ctl_req_t       *req;
+	psb_sandbox_t   *sb;
+	psb_method_t     method;
+	int              code;
+	char            *msg;
+	rt_op_t          op;
+	uint64_t         generation;
+	psb_event_t      event;
+	psb_transition_t tr;
+	void (*fn)(void *);
+	void      *arg;
+	ctl_out_t *next;
+};
+
+static void ctl_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents);
+static void ctl_retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void ctl_rt_sink(void *arg, const psb_rt_event_t *rev);
+static void ctl_tick(psb_controller_t *c);
+
+//
+// Small helpers.
+//
+
+static void
+rec_free(sb_rec_t *r)
+{
+	free(r->resources);
+	free(r->last_error);
+	r->resources  = NULL;
+	r->last_error = NULL;
+}
+
+static void
+rec_copy(sb_rec_t *dst, const sb_rec_t *src)
+{
+	*dst            = *src;
+	dst->resources  = src->resources ? xstrdup(src->resources) : NULL;
+	dst->last_error = src->last_error ? xstrdup(src->last_error) : NULL;
+}
+
+static void
+set_str(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = src != NULL ? xstrdup(src) : NULL;
+}
+
+// containerd's identifier rule: alphanumerics separated by single '.',
+// '_' or '-', at most 76 characters.
+static bool
+id_valid(const char *id)
+{
+	size_t n;
+	bool   sep = true;
+
+	if (id == NULL || (n = strlen(id)) == 0 || n > PSB_ID_MAX) {
+		return (false);
+	}
+	for (size_t i = 0; i < n; i++) {
+		char ch = id[i];
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		        (ch >= '0' && ch <= '9')) {
+			sep = false;
+		} else if ((ch == '.' || ch == '_' || ch == '-') && !sep) {
+			sep = true;
+		} else {
+			return (false);
+		}
+	}
+	return (!sep);
+}
+
+static void
+ctl_event_free(ctl_event_t *e)
+{
+	free(e->message);
+	free(e->resources);
+	free(e->config);
+	free(e->labels);
+	free(e->runtime_handler);
+	free(e);
+}
+
+static void
+ctl_enqueue(psb_controller_t *c, ctl_event_t *e)
+{
+	e->next = NULL;
+	if (c->in_tail != NULL) {
+		c->in_tail->next = e;
+	} else {
+		c->in_head = e;
+	}
+	c->in_tail = e;
+	ctl_kick(c);
+}
+
+static void
+ctl_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	psb_controller_t *c = w->data;
+
+	ev_idle_stop(loop, w);
+	ctl_tick(c);
+}
+
+// ctl_kick makes sure the loop does not sleep before the next tick runs:
+// work queued by a watcher that runs after our ev_prepare would otherwise
+// wait for unrelated I/O. An active ev_idle keeps the loop from blocking.
+void
+ctl_kick(psb_controller_t *c)
+{
+	if (!c->in_tick && !ev_is_active(&c->idle)) {
+		ev_idle_start(c->loop, &c->idle);
+	}
+}
+
+//
+// The outbox.
+//
+
+static ctl_out_t *
+out_add(psb_controller_t *c, ob_kind_t kind, psb_sandbox_t *sb)
+{
+	ctl_out_t *o = xcalloc(1, sizeof(*o));
+
+	o->kind = kind;
+	o->sb   = sb;
+	if (c->out_tail != NULL) {
+		c->out_tail->next = o;
+	} else {
+		c->out_head = o;
+	}
+	c->out_tail = o;
+	return (o);
+}
+
+static ctl_out_t *
+out_reply(psb_controller_t *c, ctl_req_t *req, int code, char *msg,
+        psb_sandbox_t *sb)
+{
+	ctl_out_t *o = out_add(c, OB_REPLY, sb);
+
+	o->req  = req;
+	o->code = code;
+	o->msg  = msg; // taken
+	return (o);
+}
+
+static void
+out_resolve(psb_controller_t *c, psb_sandbox_t *sb, psb_method_t m, int code,
+        char *msg)
+{
+	ctl_out_t *o = out_add(c, OB_RESOLVE, sb);
+
+	o->method = m;
+	o->code   = code;
+	o->msg    = msg; // taken
+}
+
+void
+ctl_out_call(psb_controller_t *c, void (*fn)(void *), void *arg)
+{
+	ctl_out_t *o = out_add(c, OB_CALL, NULL);
+
+	o->fn  = fn;
+	o->arg = arg;
+	ctl_kick(c);
+}
+
+//
+// Sandboxes.
+//
+
+static void ctl_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+static psb_sandbox_t *
+sb_alloc(psb_controller_t *c, const char *id)
+{
+	psb_sandbox_t *sb = xcalloc(1, sizeof(*sb));
+
+	snprintf(sb->id, sizeof(sb->id), "%s", id);
+	sb->ctl             = c;
+	sb->rec.exit_status = -1;
+	ev_timer_init(&sb->deadline, ctl_deadline_cb, 0., 0.);
+	sb->deadline.data = sb;
+	return (sb);
+}
+
+static void
+sb_free(psb_sandbox_t *sb)
+{
+	ev_timer_stop(sb->ctl->loop, &sb->deadline);
+	rec_free(&sb->rec);
+	if (sb->touched) {
+		rec_free(&sb->snap);
+	}
+	free(sb->config);
+	free(sb->labels);
+	free(sb->runtime_handler);
+	free(sb);
+}
+
+psb_sandbox_t *
+ctl_sandbox_load(psb_controller_t *c, const psb_store_row_t *row)
+{
+	psb_sandbox_t *sb = sb_alloc(c, row->id);
+
+	sb->rec.state       = row->state;
+	sb->rec.generation  = row->generation;
+	sb->rec.pid         = row->pid;
+	sb->rec.created_at  = row->created_at;
+	sb->rec.started_at  = row->started_at;
+	sb->rec.exited_at   = row->exited_at;
+	sb->rec.exit_status = row->exit_status;
+	sb->rec.updated_at  = row->updated_at;
+	sb->rec.resources   = row->resources ? xstrdup(row->resources) : NULL;
+	sb->config_len      = row->config_len;
+	sb->config =
+	        row->config_len ? xmemdup(row->config, row->config_len) : NULL;
+	sb->labels = row->labels ? xstrdup(row->labels) : NULL;
+	sb->runtime_handler =
+	        row->runtime_handler ? xstrdup(row->runtime_handler) : NULL;
+	psb_map_put(c->sandboxes, sb->id, sb);
+	return (sb);
+}
+
+void
+ctl_rt_sandbox(const psb_sandbox_t *sb, psb_rt_sandbox_t *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id              = sb->id;
+	out->generation      = sb->rec.generation;
+	out->config          = sb->config;
+	out->config_len      = sb->config_len;
+	out->runtime_handler = sb->runtime_handler;
+	out->pid             = sb->rec.pid;
+	out->resources       = sb->rec.resources;
+}
+
+// sb_touch snapshots sb at its first change in a tick.
+static void
+sb_touch(psb_controller_t *c, psb_sandbox_t *sb)
+{
+	if (sb->touched) {
+		return;
+	}
+	sb->touched = true;
+	rec_copy(&sb->snap, &sb->rec);
+	sb->touched_next = c->touched;
+	c->touched       = sb;
+}
+
+static void
+sb_row(const psb_sandbox_t *sb, psb_store_row_t *row)
+{
+	memset(row, 0, sizeof(*row));
+	row->id              = sb->id;
+	row->state           = sb->rec.state;
+	row->generation      = sb->rec.generation;
+	row->config          = sb->config;
+	row->config_len      = sb->config_len;
+	row->runtime_handler = sb->runtime_handler;
+	row->labels          = sb->labels;
+	row->resources       = sb->rec.resources;
+	row->pid             = sb->rec.pid;
+	row->created_at      = sb->rec.created_at;
+	row->started_at      = sb->rec.started_at;
+	row->exited_at       = sb->rec.exited_at;
+	row->exit_status     = sb->rec.exit_status;
+	row->updated_at      = sb->rec.updated_at;
+}
+
+static void
+tick_fail(psb_controller_t *c, psb_error_t *err)
+{
+	if (!c->tick_error) {
+		c->tick_error     = true;
+		c->tick_error_msg = xstrdup(psb_error_message(err));
+	}
+	psb_error_release(err);
+}
+
+//
+// Stepping one event.
+//
+
+static uint32_t
+ctl_guards(const psb_controller_t *c, const psb_sandbox_t *sb,
+        const ctl_event_t *e)
+{
+	uint32_t g = 0;
+
+	if (sb == NULL) {
+		return (e->rolled_back ? PSB_G_ROLLED_BACK : 0);
+	}
+	switch (e->ev) {
+	case PSB_EV_START_OK:
+	case PSB_EV_START_FAILED:
+	case PSB_EV_TASK_EXIT:
+	case PSB_EV_KILL_FAILED:
+	case PSB_EV_DELETE_OK:
+	case PSB_EV_DELETE_FAILED:
+		if (e->generation != sb->rec.generation) {
+			g |= PSB_G_STALE;
+		}
+		break;
+	case PSB_EV_DEADLINE:
+		if (e->epoch != sb->timer_epoch) {
+			g |= PSB_G_STALE;
+		}
+		break;
+	case PSB_EV_CREATE:
+		if (e->config_len == sb->config_len &&
+		        (e->config_len == 0 || memcmp(e->config, sb->config,
+		                                       e->config_len) == 0) &&
+		        strcmp(e->runtime_handler ? e->runtime_handler : "",
+		                sb->runtime_handler ? sb->runtime_handler
+		                                    : "") == 0) {
+			g |= PSB_G_SAME_CONFIG;
+		}
+		break;
+	default: break;
+	}
+	if (e->rolled_back) {
+		g |= PSB_G_ROLLED_BACK;
+	}
+	g |= sb->rec.want & (PSB_G_WANT_STOP | PSB_G_WANT_SHUTDOWN);
+	if (sb->rec.attempts < c->opts.retry_max) {
+		g |= PSB_G_RETRY_LEFT;
+	}
+	if (sb->rec.exit_status >= 0) {
+		g |= PSB_G_EXIT_RECORDED;
+	}
+	return (g);
+}
+
+static char *
+reject_msg(const char *id, psb_state_t st, int code)
+{
+	switch (code) {
+	case PSB_ENOENT: return (xasprintf("sandbox %s not found", id));
+	case PSB_EEXIST:
+		return (xasprintf("sandbox %s already exists with a different "
+		                  "config",
+		        id));
+	default:
+		return (xasprintf("sandbox %s is %s", id, psb_state_name(st)));
+	}
+}
+
+// err_msg says why held requests fail on a MOVE with an *_ERR action.
+static char *
+err_msg(const psb_controller_t *c, const psb_sandbox_t *sb,
+        const ctl_event_t *e, psb_state_t from)
+{
+	switch (e->ev) {
+	case PSB_EV_TASK_EXIT:
+		return (xasprintf("sandbox %s exited during start (status %d)",
+		        sb->id, e->exit_status));
+	case PSB_EV_DEADLINE:
+		if (from == PSB_ST_STARTING) {
+			return (xasprintf("sandbox %s did not start within %u "
+			                  "ms",
+			        sb->id, c->opts.start_timeout_ms));
+		}
+		return (xasprintf(
+		        "sandbox %s: %s gave up after %u attempts%s%s", sb->id,
+		        from == PSB_ST_DELETING ? "shutdown" : "stop",
+		        sb->snap.attempts + 1, sb->rec.last_error ? ": " : "",
+		        sb->rec.last_error ? sb->rec.last_error : ""));
+	default:
+		return (xasprintf("sandbox %s: %s", sb->id,
+		        e->message ? e->message : psb_strerror(e->code)));
+	}
+}
+
+static void
+ctl_journal(psb_controller_t *c, psb_sandbox_t *sb, const ctl_event_t *e,
+        psb_state_t from, psb_state_t to)
+{
+	psb_store_journal_t j;
+	psb_error_t         err = PSB_ERROR_INIT;
+	json_t             *d   = json_object();
+	char               *detail;
+	ctl_out_t          *o;
+
+	if (sb->rec.pid != 0) {
+		json_object_set_new(d, "pid", json_integer(sb->rec.pid));
+	}
+	if (to == PSB_ST_EXITED || e->ev == PSB_EV_TASK_EXIT) {
+		json_object_set_new(
+		        d, "exit_status", json_integer(sb->rec.exit_status));
+	}
+	if (e->message != NULL) {
+		json_object_set_new(d, "error", json_string(e->message));
+	}
+	json_object_set_new(d, "generation", json_integer(sb->rec.generation));
+	detail = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(d);
+	memset(&j, 0, sizeof(j));
+	j.sandbox_id = sb->id;
+	j.time       = sb->rec.updated_at;
+	j.from       = from;
+	j.event      = (psb_event_t)e->ev;
+	j.to         = to;
+	j.detail     = detail;
+	if (psb_store_journal_append(c->store, &j, &err) != 0) {
+		tick_fail(c, &err);
+	}
+	free(detail);
+	o = out_add(c, OB_PUBLISH, sb);
+	if (j.seq > c->last_seq) {
+		c->last_seq = j.seq;
+	}
+	o->tr.seq         = j.seq;
+	o->tr.time        = j.time;
+	o->tr.from        = from;
+	o->tr.event       = (psb_event_t)e->ev;
+	o->tr.to          = to;
+	o->tr.exit_status = sb->rec.exit_status;
+	o->tr.generation  = sb->rec.generation;
+}
+
+static void
+ctl_apply(psb_controller_t *c, psb_sandbox_t *sb, ctl_event_t *e,
+        const psb_fsm_rule_t *rule)
+{
+	psb_state_t from = sb != NULL ? sb->rec.state : PSB_ST_NONE;
+	uint32_t    a    = rule->actions;
+	uint32_t rt = a & (PSB_A_RT_START | PSB_A_RT_KILL | PSB_A_RT_DELETE);
+	psb_error_t err = PSB_ERROR_INIT;
+	int64_t     now = psb_now_ns();
+	bool        dirty;
+
+	if (sb == NULL) {
+		if ((a & PSB_A_INSERT) == 0) {
+			// NONE -> NONE (Shutdown of a missing id).
+			if (e->req != NULL && (a & PSB_A_REPLY)) {
+				out_reply(c, e->req, 0, NULL, NULL);
+				e->req = NULL;
+			}
+			return;
+		}
+		sb                  = sb_alloc(c, e->id);
+		sb->config          = TAKE_PTR(e->config);
+		sb->config_len      = e->config_len;
+		sb->labels          = TAKE_PTR(e->labels);
+		sb->runtime_handler = TAKE_PTR(e->runtime_handler);
+		sb->rec.created_at  = now;
+		sb->new_in_tick     = true;
+		sb->rec.state       = PSB_ST_NONE;
+		// Generations of a re-created id must not repeat those of
+		// the removed one, or a late event of the old sandbox would
+		// pass for the new one's. The journal's seq is never reused
+		// and grows with every start, so it is a safe base.
+		sb->rec.generation = c->last_seq;
+		psb_map_put(c->sandboxes, sb->id, sb);
+	}
+	sb_touch(c, sb);
+	dirty = (a & (PSB_A_INSERT | PSB_A_NEW_GENERATION | PSB_A_RECORD_PID |
+	                     PSB_A_RECORD_EXIT)) != 0;
+	if (a & PSB_A_NEW_GENERATION) {
+		sb->rec.generation++;
+		sb->rec.pid         = 0;
+		sb->rec.started_at  = 0;
+		sb->rec.exited_at   = 0;
+		sb->rec.exit_status = -1;
+		set_str(&sb->rec.last_error, NULL);
+	}
+	if (a & PSB_A_RECORD_PID) {
+		sb->rec.pid        = e->pid;
+		sb->rec.started_at = now;
+	}
+	if (a & PSB_A_RECORD_EXIT) {
+		bool known = e->ev == PSB_EV_TASK_EXIT ||
+		             e->ev == PSB_EV_FOUND_EXITED;
+
+		sb->rec.exit_status =
+		        known ? e->exit_status : PSB_EXIT_UNKNOWN;
+		sb->rec.exited_at = known && e->exited_at ? e->exited_at : now;
+		sb->rec.pid       = 0;
+	}
+	if (a & PSB_A_SET_WANT_STOP) {
+		sb->rec.want |= PSB_G_WANT_STOP;
+	}
+	if (a & PSB_A_SET_WANT_SHUTDOWN) {
+		sb->rec.want |= PSB_G_WANT_SHUTDOWN;
+	}
+	if (a & PSB_A_CLEAR_WANT) {
+		sb->rec.want = 0;
+	}
+	if (e->resources != NULL && e->req == NULL) {
+		set_str(&sb->rec.resources, e->resources);
+		dirty = true;
+	}
+	if (e->req == NULL && e->code != 0 && e->message != NULL) {
+		set_str(&sb->rec.last_error, e->message);
+	}
+	sb->rec.state = rule->next;
+	if (rule->next != from) {
+		sb->rec.attempts = 0;
+		sb->rearm        = true;
+		sb->backoff      = false;
+		sb->timer_epoch++;
+		dirty = true;
+	} else if (a & PSB_A_BACKOFF) {
+		// A retry with a new runtime operation gets the state's full
+		// deadline; a failure waits the backoff before the retry.
+		if (rt != 0) {
+			sb->rec.attempts++;
+		}
+		sb->rearm   = true;
+		sb->backoff = rt == 0;
+		sb->timer_epoch++;
+	} else if (rt != 0 && psb_state_has_deadline(rule->next)) {
+		sb->rearm   = true;
+		sb->backoff = false;
+		sb->timer_epoch++;
+	}
+	if (dirty) {
+		sb->rec.updated_at = now;
+	}
+
+	// Row and journal go into this tick's transaction.
+	if (a & PSB_A_REMOVE) {
+		if (psb_store_remove(c->store, sb->id, &err) != 0) {
+			tick_fail(c, &err);
+		}
+		psb_map_del(c->sandboxes, sb->id);
+		sb->gone = true;
+	} else if (dirty) {
+		psb_store_row_t row;
+
+		sb_row(sb, &row);
+		if (psb_store_put(c->store, &row, &err) != 0) {
+			tick_fail(c, &err);
+		}
+	}
+	if (rule->next != from) {
+		ctl_journal(c, sb, e, from, rule->next);
+		psb_log_sb(PSB_LOG_DEBUG, sb->id, "%s --%s--> %s",
+		        psb_state_name(from),
+		        psb_event_name((psb_event_t)e->ev),
+		        psb_state_name(rule->next));
+	}
+
+	// Everything else leaves after the commit.
+	if (e->req != NULL && (a & PSB_A_REPLY)) {
+		out_reply(c, TAKE_PTR(e->req), 0, NULL, sb);
+	}
+	if (e->req != NULL && (a & PSB_A_PARK)) {
+		out_reply(c, TAKE_PTR(e->req), 0, NULL, sb)->kind = OB_PARK;
+	}
+	if (a & PSB_A_START_DONE) {
+		out_resolve(c, sb, PSB_M_START, 0, NULL);
+	}
+	if (a & PSB_A_STOP_DONE) {
+		out_resolve(c, sb, PSB_M_STOP, 0, NULL);
+	}
+	if (a & PSB_A_SHUTDOWN_DONE) {
+		out_resolve(c, sb, PSB_M_SHUTDOWN, 0, NULL);
+	}
+	if (a & (PSB_A_START_ERR | PSB_A_STOP_ERR | PSB_A_SHUTDOWN_ERR)) {
+		int code = rule->code != 0 ? rule->code
+		           : e->code != 0  ? e->code
+		                           : PSB_ERUNTIME;
+
+		if (a & PSB_A_START_ERR) {
+			out_resolve(c, sb, PSB_M_START, code,
+			        err_msg(c, sb, e, from));
+		}
+		if (a & PSB_A_STOP_ERR) {
+			out_resolve(c, sb, PSB_M_STOP, code,
+			        err_msg(c, sb, e, from));
+		}
+		if (a & PSB_A_SHUTDOWN_ERR) {
+			out_resolve(c, sb, PSB_M_SHUTDOWN, code,
+			        err_msg(c, sb, e, from));
+		}
+	}
+	if (a & PSB_A_WAKE_WAITERS) {
+		out_add(c, OB_WAKE, sb);
+	}
+	if (rt != 0) {
+		ctl_out_t *o  = out_add(c, OB_RT, sb);
+		o->op         = (a & PSB_A_RT_START)  ? RT_START
+		                : (a & PSB_A_RT_KILL) ? RT_KILL
+		                                      : RT_DELETE;
+		o->generation = sb->rec.generation;
+	}
+}
+
+// ctl_read answers the read-only methods; they never change state, but
+// their replies still leave through the outbox so that they see (and
+// follow) every transition queued before them.
+static void
+ctl_read(psb_controller_t *c, ctl_event_t *e)
+{
+	ctl_req_t     *req = TAKE_PTR(e->req);
+	psb_sandbox_t *sb  = psb_map_get(c->sandboxes, req->id);
+
+	switch (req->method) {
+	case PSB_M_PLATFORM:
+	case PSB_M_LIST: out_reply(c, req, 0, NULL, NULL); return;
+	case PSB_M_STATUS:
+		if (sb == NULL) {
+			out_reply(c, req, PSB_ENOENT,
+			        reject_msg(req->id, PSB_ST_NONE, PSB_ENOENT),
+			        NULL);
+		} else {
+			out_reply(c, req, 0, NULL, sb);
+		}
+		return;
+	case PSB_M_WAIT:
+		if (sb == NULL) {
+			out_reply(c, req, PSB_ENOENT,
+			        reject_msg(req->id, PSB_ST_NONE, PSB_ENOENT),
+			        NULL);
+		} else if (sb->rec.exit_status >= 0) {
+			// This generation's exit is recorded (EXITED, or a
+			// later failed shutdown): the answer is known.
+			out_reply(c, req, 0, NULL, sb);
+		} else {
+			out_reply(c, req, 0, NULL, sb)->kind = OB_PARK;
+		}
+		return;
+	default:
+		out_reply(c, req, PSB_EINTERNAL, xstrdup("not a read"), NULL);
+		return;
+	}
+}
+
+static void
+ctl_process(psb_controller_t *c, ctl_event_t *e)
+{
+	psb_sandbox_t   *sb;
+	psb_fsm_result_t res;
+	psb_state_t      st;
+	psb_fsm_kind_t   kind;
+
+	if (e->req != NULL && (e->preset != 0 || c->draining)) {
+		int code = e->preset != 0 ? e->preset : PSB_EUNAVAIL;
+
+		out_reply(c, TAKE_PTR(e->req), code,
+		        xstrdup(e->message ? e->message
+		                           : "podsandboxd is shutting down"),
+		        NULL);
+		return;
+	}
+	if (e->ev < 0) {
+		ctl_read(c, e);
+		return;
+	}
+	sb   = psb_map_get(c->sandboxes, e->id);
+	st   = sb != NULL ? sb->rec.state : PSB_ST_NONE;
+	kind = psb_fsm_step(
+	        st, (psb_event_t)e->ev, ctl_guards(c, sb, e), &res);
+	switch (kind) {
+	case PSB_FSM_MOVE: ctl_apply(c, sb, e, &res.rule); break;
+	case PSB_FSM_REJECT:
+		psb_log_sb(PSB_LOG_DEBUG, e->id, "%s rejected in %s: %s",
+		        psb_event_name((psb_event_t)e->ev), psb_state_name(st),
+		        psb_errname(res.rule.code));
+		if (e->req != NULL) {
+			out_reply(c, TAKE_PTR(e->req), res.rule.code,
+			        reject_msg(e->id, st, res.rule.code), NULL);
+		}
+		break;
+	default:
+		psb_log_sb(PSB_LOG_DEBUG, e->id, "%s ignored in %s (gen %llu)",
+		        psb_event_name((psb_event_t)e->ev), psb_state_name(st),
+		        (unsigned long long)e->generation);
+		if (e->req != NULL) { // API events are never ignored
+			out_reply(c, TAKE_PTR(e->req), PSB_EINTERNAL,
+			        xstrdup("event ignored"), NULL);
+		}
+		break;
+	}
+	if (sb == NULL) {
+		sb = psb_map_get(c->sandboxes, e->id);
+	}
+	if (sb != NULL &&
+	        psb_event_source((psb_event_t)e->ev) == PSB_SRC_RECOVERY) {
+		ctl_out_t *o = out_add(c, OB_RECOVERED, sb);
+
+		o->event = (psb_event_t)e->ev;
+	}
+}
+
+//
+// After the commit.
+//
+
+static void
+ctl_run_rt(psb_controller_t *c, ctl_out_t *o)
+{
+	psb_rt_sandbox_t rs;
+	psb_rt_event_t   fail;
+	int              rv;
+
+	ctl_rt_sandbox(o->sb, &rs);
+	rs.generation = o->generation;
+	switch (o->op) {
+	case RT_START: rv = psb_runtime_start(c->rt, &rs); break;
+	case RT_KILL: rv = psb_runtime_kill(c->rt, &rs); break;
+	default: rv = psb_runtime_delete(c->rt, &rs); break;
+	}
+	if (rv == 0) {
+		return;
+	}
+	// The operation could not even begin: report it as its failure.
+	memset(&fail, 0, sizeof(fail));
+	fail.event       = o->op == RT_START  ? PSB_EV_START_FAILED
+	                   : o->op == RT_KILL ? PSB_EV_KILL_FAILED
+	                                      : PSB_EV_DELETE_FAILED;
+	fail.sandbox_id  = o->sb->id;
+	fail.generation  = o->generation;
+	fail.rolled_back = true;
+	fail.code        = rv;
+	fail.message     = "the runtime refused the operation";
+	ctl_rt_sink(c, &fail);
+}
+
+static void
+ctl_sync_timer(psb_controller_t *c, psb_sandbox_t *sb)
+{
+	uint32_t ms;
+
+	if (!psb_state_has_deadline(sb->rec.state)) {
+		ev_timer_stop(c->loop, &sb->deadline);
+		return;
+	}
+	if (!sb->rearm && ev_is_active(&sb->deadline)) {
+		return;
+	}
+	if (sb->backoff) {
+		uint32_t cap =
+		        c->opts.backoff_ms > 1000 ? c->opts.backoff_ms : 1000;
+		uint32_t sh = sb->rec.attempts < 16 ? sb->rec.attempts : 16;
+
+		ms = c->opts.backoff_ms << sh;
+		ms = ms > cap ? cap : ms;
+	} else if (sb->rec.state == PSB_ST_STARTING) {
+		ms = c->opts.start_timeout_ms;
+	} else if (sb->rec.state == PSB_ST_STOPPING) {
+		ms = c->opts.stop_timeout_ms;
+	} else {
+		ms = c->opts.delete_timeout_ms;
+	}
+	ev_timer_stop(c->loop, &sb->deadline);
+	ev_timer_set(&sb->deadline, ms / 1000.0, 0.);
+	sb->deadline.data = sb;
+	ev_timer_start(c->loop, &sb->deadline);
+}
+
+static void
+ctl_out_free(ctl_out_t *o)
+{
+	free(o->msg);
+	free(o);
+}
+
+static void
+ctl_flush(psb_controller_t *c)
+{
+	ctl_out_t     *o;
+	psb_sandbox_t *sb;
+
+	// Detach first: callbacks may queue work for the next round.
+	o           = c->out_head;
+	c->out_head = c->out_tail = NULL;
+	sb                        = c->touched;
+	c->touched                = NULL;
+
+	while (o != NULL) {
+		ctl_out_t *next = o->next;
+
+		switch (o->kind) {
+		case OB_REPLY:
+			ctl_reply(c, o->req, o->code, o->msg, o->sb);
+			break;
+		case OB_PARK:
+			if (o->req->canceled) {
+				ctl_reply(
+				        c, o->req, PSB_ECANCELED, NULL, NULL);
+			} else {
+				ctl_hold(c, o->req, o->sb);
+			}
+			break;
+		case OB_RESOLVE:
+			ctl_resolve(c, o->sb, o->method, o->code, o->msg);
+			break;
+		case OB_WAKE:
+			if (o->sb->rec.exit_status < 0) {
+				// Removed without a recorded exit.
+				o->sb->rec.exit_status = PSB_EXIT_UNKNOWN;
+				o->sb->rec.exited_at   = psb_now_ns();
+			}
+			ctl_resolve(c, o->sb, PSB_M_WAIT, 0, NULL);
+			break;
+		case OB_RT: ctl_run_rt(c, o); break;
+		case OB_PUBLISH:
+			o->tr.sandbox_id = o->sb->id;
+			if (c->publish_cb != NULL) {
+				c->publish_cb(c->publish_arg, &o->tr);
+			}
+			break;
+		case OB_RECOVERED:
+			ctl_recovery_note(c, o->sb, o->event);
+			break;
+		case OB_CALL: o->fn(o->arg); break;
+		}
+		ctl_out_free(o);
+		o = next;
+	}
+
+	// Timers follow the committed states; removed sandboxes go.
+	while (sb != NULL) {
+		psb_sandbox_t *next = sb->touched_next;
+
+		sb->touched     = false;
+		sb->new_in_tick = false;
+		rec_free(&sb->snap);
+		if (sb->gone) {
+			while (sb->held != NULL) {
+				ctl_reply(c, sb->held, PSB_ENOENT,
+				        "sandbox was removed", NULL);
+			}
+			sb_free(sb);
+		} else {
+			ctl_sync_timer(c, sb);
+			sb->rearm   = false;
+			sb->backoff = false;
+		}
+		sb = next;
+	}
+}
+
+// ctl_undo puts the world back as it was before the failed tick.
+static void
+ctl_undo(psb_controller_t *c, const char *why)
+{
+	ctl_out_t     *o  = c->out_head;
+	psb_sandbox_t *sb = c->touched;
+	ctl_event_t   *e  = c->done_head;
+
+	c->out_head = c->out_tail = NULL;
+	c->touched                = NULL;
+	c->done_head = c->done_tail = NULL;
+
+	while (o != NULL) {
+		ctl_out_t *next = o->next;
+
+		if (o->req != NULL) {
+			char *msg = xasprintf("could not persist the change, "
+			                      "nothing was done: %s",
+			        why);
+
+			ctl_reply(c, o->req, PSB_EUNAVAIL, msg, NULL);
+			free(msg);
+		}
+		ctl_out_free(o);
+		o = next;
+	}
+	// New sandboxes go first, so that a removed one with the same id
+	// can take its place again.
+	for (psb_sandbox_t *s = sb; s != NULL; s = s->touched_next) {
+		if (s->new_in_tick && !s->gone) {
+			psb_map_del(c->sandboxes, s->id);
+		}
+	}
+	while (sb != NULL) {
+		psb_sandbox_t *next = sb->touched_next;
+
+		if (sb->new_in_tick) {
+			sb->touched = false; // snap already freed below
+			rec_free(&sb->snap);
+			sb_free(sb);
+		} else {
+			rec_free(&sb->rec);
+			sb->rec     = sb->snap;
+			sb->touched = false;
+			memset(&sb->snap, 0, sizeof(sb->snap));
+			sb->rearm = sb->backoff = false;
+			if (sb->gone) {
+				sb->gone = false;
+				psb_map_put(c->sandboxes, sb->id, sb);
+			}
+		}
+		sb = next;
+	}
+	// Internal events are tried again later; requests were answered.
+	while (e != NULL) {
+		ctl_event_t *next = e->next;
+
+		if (e->ev >= 0 && e->preset == 0 &&
+		        psb_event_source((psb_event_t)e->ev) != PSB_SRC_API) {
+			e->next = NULL;
+			if (c->retry_tail != NULL) {
+				c->retry_tail->next = e;
+			} else {
+				c->retry_head = e;
+			}
+			c->retry_tail = e;
+		} else {
+			ctl_event_free(e);
+		}
+		e = next;
+	}
+	if (c->retry_head != NULL && !ev_is_active(&c->retry_timer)) {
+		c->retry_delay_ms =
+		        c->retry_delay_ms ? c->retry_delay_ms * 2 : 50;
+		if (c->retry_delay_ms > 1000) {
+			c->retry_delay_ms = 1000;
+		}
+		ev_timer_set(&c->retry_timer, c->retry_delay_ms / 1000.0, 0.);
+		ev_timer_start(c->loop, &c->retry_timer);
+	}
+}
+
+static void
+ctl_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	psb_controller_t *c = w->data;
+
+	while (c->retry_head != NULL) {
+		ctl_event_t *e = c->retry_head;
+
+		c->retry_head = e->next;
+		ctl_enqueue(c, e);
+	}
+	c->retry_tail = NULL;
+}
+
+static void
+ctl_tick(psb_controller_t *c)
+{
+	if (c->in_tick) {
+		return;
+	}
+	c->in_tick = true;
+	while (c->in_head != NULL || c->out_head != NULL ||
+	        psb_store_in_tick(c->store)) {
+		psb_error_t err = PSB_ERROR_INIT;
+		int         rv;
+
+		while (c->in_head != NULL) {
+			ctl_event_t *e = c->in_head;
+
+			c->in_head = e->next;
+			if (c->in_head == NULL) {
+				c->in_tail = NULL;
+			}
+			e->next = NULL;
+			ctl_process(c, e);
+			if (c->done_tail != NULL) {
+				c->done_tail->next = e;
+			} else {
+				c->done_head = e;
+			}
+			c->done_tail = e;
+		}
+		if (c->tick_error) {
+			psb_store_rollback(c->store);
+			rv = PSB_ESTORE;
+			psb_error_make(&err, rv, "%s", c->tick_error_msg);
+		} else {
+			rv = psb_store_commit(c->store, &err);
+		}
+		if (rv != 0) {
+			c->commit_failures++;
+			psb_log(PSB_LOG_ERROR, "store commit failed: %s",
+			        psb_error_message(&err));
+			ctl_undo(c, psb_error_message(&err));
+		} else {
+			c->retry_delay_ms = 0;
+			while (c->done_head != NULL) {
+				ctl_event_t *e = c->done_head;
+
+				c->done_head = e->next;
+				ctl_event_free(e);
+			}
+			c->done_tail = NULL;
+			ctl_flush(c);
+		}
+		psb_error_release(&err);
+		free(c->tick_error_msg);
+		c->tick_error_msg = NULL;
+		c->tick_error     = false;
+	}
+	c->in_tick = false;
+}
+
+static void
+ctl_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	ctl_tick(w->data);
+}
+
+static void
+ctl_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	psb_sandbox_t *sb = w->data;
+	ctl_event_t   *e  = xcalloc(1, sizeof(*e));
+
+	e->ev = PSB_EV_DEADLINE;
+	snprintf(e->id, sizeof(e->id), "%s", sb->id);
+	e->generation = sb->rec.generation;
+	e->epoch      = sb->timer_epoch;
+	ctl_enqueue(sb->ctl, e);
+}
+
+static void
+ctl_rt_sink(void *arg, const psb_rt_event_t *rev)
+{
+	psb_controller_t *c = arg;
+	ctl_event_t      *e;
+
+	if (rev->sandbox_id == NULL || strlen(rev->sandbox_id) > PSB_ID_MAX ||
+	        psb_event_source(rev->event) == PSB_SRC_API ||
+	        rev->event == PSB_EV_DEADLINE) {
+		psb_log(PSB_LOG_WARN, "runtime reported a malformed event");
+		return;
+	}
+	e     = xcalloc(1, sizeof(*e));
+	e->ev = rev->event;
+	snprintf(e->id, sizeof(e->id), "%s", rev->sandbox_id);
+	e->generation  = rev->generation;
+	e->pid         = rev->pid;
+	e->exit_status = rev->exit_status;
+	e->exited_at   = rev->exited_at;
+	e->rolled_back = rev->rolled_back;
+	e->code        = rev->code;
+	e->message     = rev->message ? xstrdup(rev->message) : NULL;
+	e->resources   = rev->resources ? xstrdup(rev->resources) : NULL;
+	ctl_enqueue(c, e);
+}
+
+//
+// Public API.
+//
+
+int
+psb_controller_new(struct ev_loop *loop, psb_store_t *store, psb_runtime_t *rt,
+        const psb_controller_opts_t *opts, psb_controller_t **out,
+        psb_error_t *err)
+{
+	static const psb_controller_opts_t defaults =
+	        PSB_CONTROLLER_OPTS_DEFAULT;
+	psb_controller_t *c;
+
+	if (loop == NULL || store == NULL || rt == NULL || out == NULL) {
+		return (psb_error_make(err, PSB_EINVAL,
+		        "controller needs a loop, a store and a runtime"));
+	}
+	c            = xcalloc(1, sizeof(*c));
+	c->loop      = loop;
+	c->store     = store;
+	c->rt        = rt;
+	c->opts      = opts != NULL ? *opts : defaults;
+	c->sandboxes = psb_map_new();
+	if (c->opts.retry_max == 0) {
+		c->opts.retry_max = 1;
+	}
+	ev_prepare_init(&c->prepare, ctl_prepare_cb);
+	c->prepare.data = c;
+	ev_prepare_start(loop, &c->prepare);
+	// The prepare watcher alone must not keep the loop alive.
+	ev_unref(loop);
+	ev_idle_init(&c->idle, ctl_idle_cb);
+	c->idle.data = c;
+	ev_timer_init(&c->retry_timer, ctl_retry_cb, 0., 0.);
+	c->retry_timer.data = c;
+	ev_timer_init(&c->reprobe_timer, ctl_reprobe_cb, 0.,
+	        c->opts.reprobe_ms / 1000.0);
+	c->reprobe_timer.data = c;
+	psb_runtime_set_sink(rt, ctl_rt_sink, c);
+	*out = c;
+	return (0);
+}
+
+void
+psb_controller_set_publisher(psb_controller_t *c, psb_publish_cb cb, void *arg)
+{
+	c->publish_cb  = cb;
+	c->publish_arg = arg;
+}
+
+uint64_t
+psb_controller_submit(psb_controller_t *c, const psb_request_t *r,
+        psb_reply_cb cb, void *arg)
+{
+	ctl_req_t   *req   = ctl_req_new(c, r, cb, arg);
+	ctl_event_t *e     = xcalloc(1, sizeof(*e));
+	uint64_t     token = req->token;
+
+	e->req = req;
+	snprintf(e->id, sizeof(e->id), "%s", req->id);
+	switch (r->method) {
+	case PSB_M_CREATE: e->ev = PSB_EV_CREATE; break;
+	case PSB_M_START: e->ev = PSB_EV_START; break;
+	case PSB_M_STOP: e->ev = PSB_EV_STOP; break;
+	case PSB_M_SHUTDOWN: e->ev = PSB_EV_SHUTDOWN; break;
+	case PSB_M_WAIT:
+	case PSB_M_STATUS:
+	case PSB_M_PLATFORM:
+	case PSB_M_LIST: e->ev = -1; break;
+	default:
+		e->ev      = -1;
+		e->preset  = PSB_EINVAL;
+		e->message = xstrdup("unknown method");
+		break;
+	}
+	if (r->method != PSB_M_PLATFORM && r->method != PSB_M_LIST &&
+	        e->preset == 0 && !id_valid(r->sandbox_id)) {
+		e->preset  = PSB_EINVAL;
+		e->message = xasprintf("sandbox_id: \"%.80s\" is not a valid "
+		                       "id (1-%d characters: letters and "
+		                       "digits, joined by single '.', '_' or "
+		                       "'-')",
+		        r->sandbox_id ? r->sandbox_id : "", PSB_ID_MAX);
+	}
+	if (r->method == PSB_M_LIST && r->state_filter != NULL &&
+	        psb_state_parse(r->state_filter) < 0) {
+		e->preset  = PSB_EINVAL;
+		e->message = xasprintf("state filter: unknown state \"%.40s\"",
+		        r->state_filter);
+	}
+	if (r->method == PSB_M_CREATE && e->preset == 0) {
+		e->config_len = r->config_len;
+		e->config = r->config_len ? xmemdup(r->config, r->config_len)
+		                          : NULL;
+		e->labels = r->labels ? xstrdup(r->labels) : NULL;
+		e->runtime_handler = r->runtime_handler
+		                             ? xstrdup(r->runtime_handler)
+		                             : NULL;
+		if (e->labels != NULL) {
+			json_t *j = json_loads(e->labels, 0, NULL);
+
+			if (!json_is_object(j)) {
+				e->preset = PSB_EINVAL;
+				e->message =
+				        xstrdup("labels: not a JSON object");
+			}
+			json_decref(j);
+		}
+	}
+	ctl_enqueue(c, e);
+	return (token);
+}
+
+void
+psb_controller_cancel(psb_controller_t *c, uint64_t token)
+{
+	uint32_t   slot = (uint32_t)token;
+	ctl_req_t *req;
+
+	if (slot >= c->nslots || (req = c->slots[slot]) == NULL ||
+	        req->token != token) {
+		return;
+	}
+	if (req->sb != NULL) {
+		ctl_reply(c, req, PSB_ECANCELED, NULL, NULL);
+	} else {
+		req->canceled = true; // answered when its tick completes
+	}
+}
+
+static int
+ctl_abort_held(void *arg, void *value)
+{
+	psb_sandbox_t *sb   = value;
+	int            code = *(int *)arg;
+
+	while (sb->held != NULL) {
+		ctl_reply(sb->ctl, sb->held, code,
+		        code == PSB_EUNAVAIL ? "podsandboxd is shutting down"
+		                             : NULL,
+		        NULL);
+	}
+	return (0);
+}
+
+void
+psb_controller_drain(psb_controller_t *c)
+{
+	int code = PSB_EUNAVAIL;
+
+	c->draining = true;
+	ctl_tick(c);
+	psb_map_each(c->sandboxes, ctl_abort_held, &code);
+}
+
+static int
+ctl_free_sb(void *arg, void *value)
+{
+	sb_free(value);
+	return (0);
+}
+
+void
+psb_controller_free(psb_controller_t *c)
+{
+	int code = PSB_ECANCELED;
+
+	if (c == NULL) {
+		return;
+	}
+	c->draining = true;
+	ctl_tick(c);
+	psb_map_each(c->sandboxes, ctl_abort_held, &code);
+	ev_ref(c->loop);
+	ev_prepare_stop(c->loop, &c->prepare);
+	ev_idle_stop(c->loop, &c->idle);
+	ev_timer_stop(c->loop, &c->retry_timer);
+	ev_timer_stop(c->loop, &c->reprobe_timer);
+	psb_runtime_set_sink(c->rt, NULL, NULL);
+	while (c->retry_head != NULL) {
+		ctl_event_t *e = c->retry_head;
+
+		c->retry_head = e->next;
+		ctl_event_free(e);
+	}
+	psb_map_each(c->sandboxes, ctl_free_sb, NULL);
+	psb_map_free(c->sandboxes);
+	free(c->slots);
+	free(c->free_slots);
+	free(c);
+}
+
+size_t
+psb_controller_count(const psb_controller_t *c)
+{
+	return (psb_map_size(c->sandboxes));
+}
+
+bool
+psb_controller_idle(const psb_controller_t *c)
+{
+	return (c->in_head == NULL && c->out_head == NULL &&
+	        c->retry_head == NULL && !psb_store_in_tick(c->store));
+}
+
+uint64_t
+psb_controller_commit_failures(const psb_controller_t *c)
+{
+	return (c->commit_failures);
+}

@@ -1,1 +1,183 @@
-// placeholder: being written
+//
+// podsandboxd - recovery at start-up (DESIGN.md §6, STYLE.md practice 14).
+//
+// Believe observation over records: every persisted sandbox is loaded as
+// it was committed, then the runtime is asked what really exists, and its
+// answers come back as ordinary FSM events (FOUND_RUNNING, FOUND_EXITED,
+// FOUND_NOTHING, RUNTIME_UNREACHABLE). In-flight states (STARTING,
+// STOPPING, DELETING) are resolved by the table like any other event, so
+// recovery adds no transition logic of its own. A sandbox whose runtime
+// cannot be asked becomes UNKNOWN and is asked again every reprobe_ms; one
+// bad sandbox never blocks the others or start-up.
+//
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base/alloc.h"
+#include "core/base/log.h"
+#include "core/controller_int.h"
+
+typedef struct load_acc {
+	psb_controller_t *c;
+	size_t            n;
+} load_acc_t;
+
+static int
+recovery_load_row(void *arg, const psb_store_row_t *row)
+{
+	load_acc_t    *acc = arg;
+	psb_sandbox_t *sb;
+
+	if (row->id == NULL || row->id[0] == '\0' ||
+	        strlen(row->id) > PSB_ID_MAX) {
+		psb_log(PSB_LOG_WARN, "recovery: skipping a row with an "
+		                      "invalid id");
+		return (0);
+	}
+	if (row->state == PSB_ST_NONE) {
+		psb_log_sb(PSB_LOG_WARN, row->id,
+		        "recovery: row in state NONE, loading it as UNKNOWN");
+	}
+	sb = ctl_sandbox_load(acc->c, row);
+	if (sb->rec.state == PSB_ST_NONE) {
+		sb->rec.state = PSB_ST_UNKNOWN;
+	}
+	sb->awaiting_probe = true;
+	acc->n++;
+	return (0);
+}
+
+typedef struct probe_acc {
+	psb_rt_sandbox_t *v;
+	size_t            n;
+	bool              only_reprobe;
+} probe_acc_t;
+
+static int
+recovery_collect(void *arg, void *value)
+{
+	probe_acc_t   *acc = arg;
+	psb_sandbox_t *sb  = value;
+
+	if (acc->only_reprobe) {
+		if (!sb->reprobe) {
+			return (0);
+		}
+		sb->reprobe = false; // set again if still unreachable
+	}
+	ctl_rt_sandbox(sb, &acc->v[acc->n++]);
+	return (0);
+}
+
+static void
+recovery_probe(psb_controller_t *c, bool only_reprobe)
+{
+	probe_acc_t acc;
+	int         rv;
+
+	acc.v = xcalloc(psb_map_size(c->sandboxes) + 1, sizeof(*acc.v));
+	acc.n = 0;
+	acc.only_reprobe = only_reprobe;
+	psb_map_each(c->sandboxes, recovery_collect, &acc);
+	if (acc.n > 0) {
+		rv = psb_runtime_probe(c->rt, acc.v, acc.n);
+		if (rv != 0) {
+			// Could not even ask: every one of them is
+			// unreachable for now.
+			for (size_t i = 0; i < acc.n; i++) {
+				psb_rt_event_t ev = {0};
+
+				ev.event      = PSB_EV_RUNTIME_UNREACHABLE;
+				ev.sandbox_id = acc.v[i].id;
+				ev.generation = acc.v[i].generation;
+				ev.code       = rv;
+				psb_runtime_emit(c->rt, &ev);
+			}
+		}
+	}
+	free(acc.v);
+}
+
+static void
+recovery_done(void *arg)
+{
+	psb_controller_t *c = arg;
+
+	psb_log(PSB_LOG_INFO, "recovery: every sandbox resolved (%zu)",
+	        psb_map_size(c->sandboxes));
+	if (c->recover_done_cb != NULL) {
+		c->recover_done_cb(c->recover_done_arg);
+	}
+}
+
+int
+psb_controller_recover(psb_controller_t *c, void (*done_cb)(void *), void *arg,
+        psb_error_t *err)
+{
+	load_acc_t acc = {c, 0};
+	uint64_t   oldest;
+	int        rv;
+
+	c->recover_done_cb  = done_cb;
+	c->recover_done_arg = arg;
+	rv = psb_store_load_all(c->store, recovery_load_row, &acc, err);
+	if (rv != 0) {
+		return (psb_error_wrap(err, "while loading sandboxes"));
+	}
+	rv = psb_store_journal_bounds(c->store, &oldest, &c->last_seq, err);
+	if (rv != 0) {
+		return (psb_error_wrap(err, "while reading the journal"));
+	}
+	c->awaiting_probe = acc.n;
+	psb_log(PSB_LOG_INFO,
+	        "recovery: loaded %zu sandboxes, asking runtime "
+	        "%s",
+	        acc.n, psb_runtime_name(c->rt));
+	if (acc.n == 0) {
+		ctl_out_call(c, recovery_done, c);
+		return (0);
+	}
+	recovery_probe(c, false);
+	return (0);
+}
+
+void
+ctl_recovery_note(psb_controller_t *c, psb_sandbox_t *sb, psb_event_t ev)
+{
+	if (ev == PSB_EV_RUNTIME_UNREACHABLE) {
+		sb->reprobe = true;
+		if (!ev_is_active(&c->reprobe_timer)) {
+			ev_timer_again(c->loop, &c->reprobe_timer);
+		}
+		psb_log_sb(PSB_LOG_WARN, sb->id,
+		        "runtime unreachable; asking again every %u ms",
+		        c->opts.reprobe_ms);
+	} else {
+		sb->reprobe = false;
+	}
+	if (sb->awaiting_probe) {
+		sb->awaiting_probe = false;
+		if (c->awaiting_probe > 0 && --c->awaiting_probe == 0) {
+			recovery_done(c);
+		}
+	}
+}
+
+static int
+recovery_any_reprobe(void *arg, void *value)
+{
+	return (((psb_sandbox_t *)value)->reprobe ? 1 : 0);
+}
+
+void
+ctl_reprobe_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	psb_controller_t *c = w->data;
+
+	if (psb_map_each(c->sandboxes, recovery_any_reprobe, NULL) == 0) {
+		ev_timer_stop(loop, w);
+		return;
+	}
+	recovery_probe(c, true);
+}

@@ -1,0 +1,162 @@
+//
+// podsandboxd - controller internals shared by controller.c and
+// recovery.c. Nothing outside core/ includes this.
+//
+
+#ifndef PSB_CORE_CONTROLLER_INT_H
+#define PSB_CORE_CONTROLLER_INT_H
+
+#include <ev.h>
+
+#include "core/base/map.h"
+#include "core/controller.h"
+
+typedef struct ctl_req     ctl_req_t;
+typedef struct ctl_event   ctl_event_t;
+typedef struct ctl_out     ctl_out_t;
+typedef struct psb_sandbox psb_sandbox_t;
+
+// A request from submit until its reply.
+struct ctl_req {
+	uint64_t          token;
+	uint32_t          slot;
+	psb_method_t      method;
+	char              id[PSB_ID_MAX + 1];
+	psb_reply_cb      cb;
+	void             *arg;
+	uint32_t          timeout_ms;
+	bool              verbose;
+	bool              canceled;
+	char             *state_filter;
+	psb_sandbox_t    *sb; // while held
+	ctl_req_t        *next;
+	ctl_req_t        *prev;
+	ev_timer          timer; // held-request timeout
+	psb_controller_t *ctl;
+};
+
+// The persisted, FSM-relevant record of a sandbox. Copied whole at the
+// first touch of a tick so that a failed commit can put it back.
+typedef struct sb_rec {
+	psb_state_t state;
+	uint64_t    generation;
+	uint32_t    pid;
+	int64_t     created_at;
+	int64_t     started_at;
+	int64_t     exited_at;
+	int32_t     exit_status;
+	int64_t     updated_at;
+	uint32_t    want;      // PSB_G_WANT_STOP | PSB_G_WANT_SHUTDOWN
+	uint32_t    attempts;  // retries in the current state
+	char       *resources; // owned; JSON recorded by the runtime
+	char       *last_error;
+} sb_rec_t;
+
+struct psb_sandbox {
+	char     id[PSB_ID_MAX + 1];
+	sb_rec_t rec;
+	// Immutable after creation.
+	void  *config;
+	size_t config_len;
+	char  *labels;
+	char  *runtime_handler;
+
+	// Tick bookkeeping.
+	bool                touched;     // snapshot taken this tick
+	bool                new_in_tick; // inserted this tick
+	bool                gone;        // removed this tick
+	bool                rearm;       // deadline timer must be re-armed
+	bool                backoff;     // ... with the backoff delay
+	sb_rec_t            snap;
+	struct psb_sandbox *touched_next;
+
+	// Recovery.
+	bool awaiting_probe; // first answer not in yet
+	bool reprobe;        // runtime was unreachable: ask again
+
+	ev_timer   deadline;
+	uint32_t   timer_epoch;
+	ctl_req_t *held; // held requests (Start/Stop/Shutdown/Wait), FIFO
+	ctl_req_t *held_tail;
+	psb_controller_t *ctl;
+};
+
+struct psb_controller {
+	struct ev_loop       *loop;
+	psb_store_t          *store;
+	psb_runtime_t        *rt;
+	psb_controller_opts_t opts;
+
+	psb_map_t *sandboxes; // id -> psb_sandbox_t
+
+	// Inbound events (requests, runtime outcomes, timers), FIFO.
+	ctl_event_t *in_head;
+	ctl_event_t *in_tail;
+	// Events of the current tick, kept until its commit decides.
+	ctl_event_t *done_head;
+	ctl_event_t *done_tail;
+	// Internal events of failed ticks, retried after a delay.
+	ctl_event_t *retry_head;
+	ctl_event_t *retry_tail;
+	ev_timer     retry_timer;
+	uint32_t     retry_delay_ms;
+
+	// The outbox of the current tick.
+	ctl_out_t *out_head;
+	ctl_out_t *out_tail;
+
+	psb_sandbox_t *touched;    // sandboxes touched this tick
+	psb_sandbox_t *graveyard;  // removed this tick, freed after flush
+	bool           tick_error; // a store write failed this tick
+	char          *tick_error_msg;
+
+	// Request slots: token = (seq << 32) | slot index.
+	ctl_req_t **slots;
+	uint32_t    nslots;
+	uint32_t   *free_slots;
+	uint32_t    nfree;
+	uint32_t    req_seq;
+	size_t      nreqs; // live requests
+
+	ev_prepare prepare;
+	ev_idle    idle; // kicks a tick when work is queued late
+	ev_timer   reprobe_timer;
+	bool       in_tick;
+	bool       draining;
+
+	psb_publish_cb publish_cb;
+	void          *publish_arg;
+	void (*recover_done_cb)(void *);
+	void    *recover_done_arg;
+	size_t   awaiting_probe;
+	uint64_t commit_failures;
+	uint64_t last_seq; // newest journal seq seen (generation base)
+};
+
+// recovery.c: called for every processed recovery event (FOUND_* or
+// RUNTIME_UNREACHABLE) after its step, and by the reprobe timer.
+void ctl_recovery_note(psb_controller_t *c, psb_sandbox_t *sb, psb_event_t ev);
+void ctl_reprobe_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+// controller.c helpers used by recovery.c.
+psb_sandbox_t *ctl_sandbox_load(
+        psb_controller_t *c, const psb_store_row_t *row);
+void ctl_rt_sandbox(const psb_sandbox_t *sb, psb_rt_sandbox_t *out);
+void ctl_out_call(psb_controller_t *c, void (*fn)(void *), void *arg);
+void ctl_kick(psb_controller_t *c);
+
+// reply.c: request slots, held requests and replies.
+ctl_req_t *ctl_req_new(psb_controller_t *c, const psb_request_t *r,
+        psb_reply_cb cb, void *arg);
+void       ctl_req_free(ctl_req_t *req);
+// ctl_reply answers req exactly once (with PSB_ECANCELED if it was
+// cancelled) and frees it; sb (may be NULL) is shown in the reply.
+void ctl_reply(psb_controller_t *c, ctl_req_t *req, int code, const char *msg,
+        const psb_sandbox_t *sb);
+// ctl_hold keeps req on sb until a resolve, its timeout or a cancel.
+void ctl_hold(psb_controller_t *c, ctl_req_t *req, psb_sandbox_t *sb);
+// ctl_resolve answers sb's held requests of method m.
+void ctl_resolve(psb_controller_t *c, psb_sandbox_t *sb, psb_method_t m,
+        int code, const char *msg);
+
+#endif // PSB_CORE_CONTROLLER_INT_H

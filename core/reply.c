@@ -1,0 +1,326 @@
+//
+// podsandboxd - requests and replies of the controller: token slots,
+// held requests (with their timeouts) and the views a reply shows. Every
+// reply is built from the sandbox as committed (see controller.c).
+//
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base/alloc.h"
+#include "core/base/clock.h"
+#include "core/controller_int.h"
+
+static const char *const method_names[PSB_M_COUNT] = {
+        [PSB_M_CREATE]   = "Create",
+        [PSB_M_START]    = "Start",
+        [PSB_M_STOP]     = "Stop",
+        [PSB_M_SHUTDOWN] = "Shutdown",
+        [PSB_M_WAIT]     = "Wait",
+        [PSB_M_STATUS]   = "Status",
+        [PSB_M_PLATFORM] = "Platform",
+        [PSB_M_LIST]     = "List",
+};
+
+const char *
+psb_method_name(psb_method_t m)
+{
+	return ((unsigned)m < PSB_M_COUNT ? method_names[m] : "?");
+}
+
+//
+// Requests: slots give O(1) token lookup without exposing pointers.
+//
+
+ctl_req_t *
+ctl_req_new(psb_controller_t *c, const psb_request_t *r, psb_reply_cb cb,
+        void *arg)
+{
+	ctl_req_t *req = xcalloc(1, sizeof(*req));
+	uint32_t   slot;
+
+	if (c->nfree == 0) {
+		uint32_t n = c->nslots ? c->nslots * 2 : 64;
+
+		c->slots      = xrealloc(c->slots, n * sizeof(*c->slots));
+		c->free_slots = xrealloc(c->free_slots, n * sizeof(uint32_t));
+		for (uint32_t i = n; i > c->nslots; i--) {
+			c->slots[i - 1]           = NULL;
+			c->free_slots[c->nfree++] = i - 1;
+		}
+		c->nslots = n;
+	}
+	slot            = c->free_slots[--c->nfree];
+	c->slots[slot]  = req;
+	req->slot       = slot;
+	req->token      = ((uint64_t)++c->req_seq << 32) | slot;
+	req->method     = r->method;
+	req->cb         = cb;
+	req->arg        = arg;
+	req->timeout_ms = r->timeout_ms;
+	req->verbose    = r->verbose;
+	req->ctl        = c;
+	if (r->sandbox_id != NULL) {
+		snprintf(req->id, sizeof(req->id), "%s", r->sandbox_id);
+	}
+	if (r->state_filter != NULL) {
+		req->state_filter = xstrdup(r->state_filter);
+	}
+	c->nreqs++;
+	return (req);
+}
+
+static void
+req_unhold(ctl_req_t *req)
+{
+	psb_sandbox_t *sb = req->sb;
+
+	if (sb == NULL) {
+		return;
+	}
+	if (req->prev != NULL) {
+		req->prev->next = req->next;
+	} else {
+		sb->held = req->next;
+	}
+	if (req->next != NULL) {
+		req->next->prev = req->prev;
+	} else {
+		sb->held_tail = req->prev;
+	}
+	req->next = req->prev = NULL;
+	req->sb               = NULL;
+	ev_timer_stop(req->ctl->loop, &req->timer);
+}
+
+void
+ctl_req_free(ctl_req_t *req)
+{
+	psb_controller_t *c = req->ctl;
+
+	req_unhold(req);
+	c->slots[req->slot]       = NULL;
+	c->free_slots[c->nfree++] = req->slot;
+	c->nreqs--;
+	free(req->state_filter);
+	free(req);
+}
+
+//
+// Views and replies.
+//
+
+static const char *
+process_status(psb_state_t st)
+{
+	switch (st) {
+	case PSB_ST_READY:
+	case PSB_ST_STOPPING: return ("running");
+	case PSB_ST_STARTING: return ("created");
+	case PSB_ST_EXITED: return ("stopped");
+	case PSB_ST_UNKNOWN: return ("unknown");
+	default: return ("deleted");
+	}
+}
+
+static json_t *
+json_or_null(const char *text)
+{
+	json_t *j = text != NULL ? json_loads(text, 0, NULL) : NULL;
+
+	return (j != NULL ? j : json_null());
+}
+
+static const char *
+res_str(json_t *res, const char *key)
+{
+	const char *v = json_string_value(json_object_get(res, key));
+
+	return (v != NULL ? v : "");
+}
+
+// sb_info builds the verbose Status "info" JSON with the seed's
+// SandboxInfo keys. What only the runtime knows (image, snapshot, spec,
+// CNI result) comes from the resources it recorded; absent means null.
+static char *
+sb_info(const psb_controller_t *c, const psb_sandbox_t *sb)
+{
+	json_t *res = json_or_null(sb->rec.resources);
+	json_t *md;
+	json_t *o;
+	char   *s = NULL;
+
+	md = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:s?}", "ID",
+	        sb->id, "State", psb_state_name(sb->rec.state), "Generation",
+	        (json_int_t)sb->rec.generation, "CreatedAt",
+	        (json_int_t)sb->rec.created_at, "ExitedAt",
+	        (json_int_t)sb->rec.exited_at, "ExitStatus",
+	        (json_int_t)sb->rec.exit_status, "Labels",
+	        json_or_null(sb->labels), "LastError", sb->rec.last_error);
+	o  = json_pack("{s:I, s:s, s:b, s:s, s:s, s:s, s:s, s:s, s:O?, s:n, "
+	                "s:O?, s:O?, s:o?}",
+	         "pid", (json_int_t)sb->rec.pid, "processStatus",
+	         process_status(sb->rec.state), "netNamespaceClosed", 0,
+	         "image", res_str(res, "image"), "snapshotKey",
+	         res_str(res, "snapshotKey"), "snapshotter",
+	         res_str(res, "snapshotter"), "runtimeHandler",
+                sb->runtime_handler ? sb->runtime_handler : "", "runtimeType",
+	         psb_runtime_name(c->rt), "runtimeOptions",
+	         json_object_get(res, "runtimeOptions"), "config",
+	         "runtimeSpec", json_object_get(res, "runtimeSpec"),
+	         "cniResult", json_object_get(res, "cniResult"),
+	         "sandboxMetadata", md);
+	if (o != NULL) {
+		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(o);
+	}
+	json_decref(res);
+	return (s);
+}
+
+static void
+sb_view(const psb_sandbox_t *sb, psb_sandbox_view_t *v)
+{
+	memset(v, 0, sizeof(*v));
+	if (sb == NULL) {
+		return;
+	}
+	v->id              = sb->id;
+	v->state           = sb->rec.state;
+	v->generation      = sb->rec.generation;
+	v->pid             = sb->rec.pid;
+	v->created_at      = sb->rec.created_at;
+	v->started_at      = sb->rec.started_at;
+	v->exited_at       = sb->rec.exited_at;
+	v->exit_status     = sb->rec.exit_status;
+	v->labels          = sb->labels;
+	v->runtime_handler = sb->runtime_handler;
+	v->config          = sb->config;
+	v->config_len      = sb->config_len;
+}
+
+typedef struct list_acc {
+	psb_sandbox_view_t *v;
+	size_t              n;
+	const char         *filter;
+} list_acc_t;
+
+static int
+list_add(void *arg, void *value)
+{
+	list_acc_t    *acc = arg;
+	psb_sandbox_t *sb  = value;
+
+	if (acc->filter == NULL ||
+	        strcmp(acc->filter, psb_state_name(sb->rec.state)) == 0) {
+		sb_view(sb, &acc->v[acc->n++]);
+	}
+	return (0);
+}
+
+static int
+view_cmp(const void *a, const void *b)
+{
+	return (strcmp(((const psb_sandbox_view_t *)a)->id,
+	        ((const psb_sandbox_view_t *)b)->id));
+}
+
+// ctl_reply answers req (exactly once) and frees it.
+void
+ctl_reply(psb_controller_t *c, ctl_req_t *req, int code, const char *msg,
+        const psb_sandbox_t *sb)
+{
+	psb_reply_t reply;
+	char       *info = NULL;
+	list_acc_t  acc  = {NULL, 0, NULL};
+
+	memset(&reply, 0, sizeof(reply));
+	reply.method = req->method;
+	if (req->canceled) {
+		code = PSB_ECANCELED;
+		msg  = "request canceled";
+	}
+	reply.code    = code;
+	reply.message = code != 0 ? (msg ? msg : psb_strerror(code)) : NULL;
+	if (code == 0) {
+		sb_view(sb, &reply.sandbox);
+		if (req->method == PSB_M_STATUS && req->verbose && sb) {
+			info               = sb_info(c, sb);
+			reply.sandbox.info = info;
+		}
+		if (req->method == PSB_M_PLATFORM) {
+			int rv = psb_runtime_platform(c->rt, &reply.platform);
+
+			if (rv != 0) {
+				reply.code    = rv;
+				reply.message = "runtime could not tell the "
+				                "platform";
+			}
+		}
+		if (req->method == PSB_M_LIST) {
+			acc.v      = xcalloc(psb_map_size(c->sandboxes) + 1,
+			             sizeof(*acc.v));
+			acc.filter = req->state_filter;
+			psb_map_each(c->sandboxes, list_add, &acc);
+			qsort(acc.v, acc.n, sizeof(*acc.v), view_cmp);
+			reply.list     = acc.v;
+			reply.list_len = acc.n;
+		}
+	}
+	if (req->cb != NULL) {
+		req->cb(req->arg, &reply);
+	}
+	free(info);
+	free(acc.v);
+	ctl_req_free(req);
+}
+
+void
+ctl_resolve(psb_controller_t *c, psb_sandbox_t *sb, psb_method_t m, int code,
+        const char *msg)
+{
+	ctl_req_t *req = sb->held;
+
+	while (req != NULL) {
+		ctl_req_t *next = req->next;
+
+		if (req->method == m) {
+			ctl_reply(c, req, code, msg, sb);
+		}
+		req = next;
+	}
+}
+
+static void
+ctl_hold_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	ctl_req_t *req = (ctl_req_t *)((char *)w - offsetof(ctl_req_t, timer));
+	char      *msg = xasprintf("sandbox %s: %s did not complete within "
+	                                "%u ms",
+	             req->id, psb_method_name(req->method), req->timeout_ms);
+
+	ctl_reply(req->ctl, req, PSB_ETIMEDOUT, msg, NULL);
+	free(msg);
+}
+
+void
+ctl_hold(psb_controller_t *c, ctl_req_t *req, psb_sandbox_t *sb)
+{
+	req->sb   = sb;
+	req->prev = sb->held_tail;
+	req->next = NULL;
+	if (sb->held_tail != NULL) {
+		sb->held_tail->next = req;
+	} else {
+		sb->held = req;
+	}
+	sb->held_tail = req;
+	if (req->timeout_ms > 0) {
+		ev_timer_init(&req->timer, ctl_hold_timeout_cb,
+		        req->timeout_ms / 1000.0, 0.);
+		ev_timer_start(c->loop, &req->timer);
+	}
+}

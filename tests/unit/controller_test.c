@@ -1,0 +1,683 @@
+//
+// podsandboxd - the controller on a real loop with the scripted runtime:
+// each behaviour of DESIGN.md §3, persist-before-acknowledge, failed
+// commits, draining and cancellation.
+//
+
+#include "tests/unit/ctl_fixture.h"
+
+#include <stdlib.h>
+
+static const char *ID = "sb-1";
+
+static fx_t *
+setup(const char *name)
+{
+	fx_t *fx = fx_new(name);
+
+	fx_start(fx, NULL);
+	return (fx);
+}
+
+static fx_call_t *
+create_cfg(fx_t *fx, const char *id, const char *cfg)
+{
+	psb_request_t req = {0};
+
+	req.method     = PSB_M_CREATE;
+	req.sandbox_id = id;
+	req.config     = cfg;
+	req.config_len = strlen(cfg);
+	return (fx_wait(fx, fx_submit(fx, &req)));
+}
+
+static void
+test_lifecycle(void **state)
+{
+	fx_t      *fx = setup("lifecycle");
+	fx_call_t *c;
+
+	c = fx_do(fx, PSB_M_CREATE, ID);
+	assert_int_equal(c->code, 0);
+	assert_int_equal(c->state, PSB_ST_CREATED);
+	assert_true(c->row_committed); // persisted before the reply
+	c = fx_do(fx, PSB_M_START, ID);
+	assert_int_equal(c->code, 0);
+	assert_int_equal(c->state, PSB_ST_READY);
+	assert_true(c->pid > 0);
+	assert_int_equal(c->generation, 1);
+	c = fx_do(fx, PSB_M_STATUS, ID);
+	assert_int_equal(c->state, PSB_ST_READY);
+	c = fx_do(fx, PSB_M_STOP, ID);
+	assert_int_equal(c->code, 0);
+	c = fx_do(fx, PSB_M_STATUS, ID);
+	assert_int_equal(c->state, PSB_ST_EXITED);
+	assert_int_equal(c->exit_status, 137);
+	assert_int_equal(c->pid, 0);
+	c = fx_do(fx, PSB_M_WAIT, ID);
+	assert_int_equal(c->code, 0);
+	assert_int_equal(c->exit_status, 137);
+	c = fx_do(fx, PSB_M_SHUTDOWN, ID);
+	assert_int_equal(c->code, 0);
+	assert_int_equal(fx_state(fx, ID), PSB_ST_NONE);
+	assert_false(fx_row_committed(fx, ID));
+	assert_int_equal(
+	        psb_scripted_task(fx->rt, ID, NULL, NULL), PSB_FAKE_NONE);
+	// Every transition was published once, after its commit, in order.
+	assert_int_equal(fx->npubs, 7); // C, STARTING, READY, STOPPING,
+	                                // EXITED, DELETING, NONE
+	for (int i = 0; i < fx->npubs; i++) {
+		assert_true(fx->pub_committed[i]);
+		if (i > 0) {
+			assert_true(fx->pubs[i].seq > fx->pubs[i - 1].seq);
+			assert_int_equal(fx->pubs[i].from, fx->pubs[i - 1].to);
+		}
+	}
+	fx_free(fx);
+}
+
+static void
+test_create_idempotent(void **state)
+{
+	fx_t *fx = setup("create-idem");
+
+	assert_int_equal(create_cfg(fx, ID, "one")->code, 0);
+	assert_int_equal(create_cfg(fx, ID, "one")->code, 0);
+	assert_int_equal(create_cfg(fx, ID, "two")->code, PSB_EEXIST);
+	assert_int_equal(fx_count_pubs(fx, ID, PSB_ST_CREATED), 1);
+	// Idempotent in every live state, not only CREATED.
+	assert_int_equal(fx_do(fx, PSB_M_START, ID)->code, 0);
+	assert_int_equal(create_cfg(fx, ID, "one")->code, 0);
+	assert_int_equal(create_cfg(fx, ID, "two")->code, PSB_EEXIST);
+	assert_int_equal(fx_state(fx, ID), PSB_ST_READY);
+	fx_free(fx);
+}
+
+static void
+test_bad_input(void **state)
+{
+	fx_t      *fx = setup("bad-input");
+	char       longid[100];
+	fx_call_t *c;
+
+	memset(longid, 'a', sizeof(longid) - 1);
+	longid[sizeof(longid) - 1] = '\0';
+	assert_int_equal(fx_do(fx, PSB_M_CREATE, longid)->code, PSB_EINVAL);
+	assert_int_equal(fx_do(fx, PSB_M_CREATE, "a..b")->code, PSB_EINVAL);
+	assert_int_equal(fx_do(fx, PSB_M_CREATE, "../x")->code, PSB_EINVAL);
+	assert_int_equal(fx_do(fx, PSB_M_CREATE, "")->code, PSB_EINVAL);
+	assert_int_equal(fx_do(fx, PSB_M_STATUS, NULL)->code, PSB_EINVAL);
+	c = fx_do(fx, PSB_M_START, "missing");
+	assert_int_equal(c->code, PSB_ENOENT);
+	assert_non_null(strstr(c->msg, "missing"));
+	assert_int_equal(fx_do(fx, PSB_M_STOP, "missing")->code, PSB_ENOENT);
+	assert_int_equal(fx_do(fx, PSB_M_WAIT, "missing")->code, PSB_ENOENT);
+	// Shutdown of a missing id is success.
+	assert_int_equal(fx_do(fx, PSB_M_SHUTDOWN, "missing")->code, 0);
+	assert_int_equal(psb_controller_count(fx->c), 0);
+	fx_free(fx);
+}
+
+static void
+test_start_only_from_created(void **state)
+{
+	fx_t      *fx = setup("start-created");
+	fx_call_t *c;
+
+	fx_do(fx, PSB_M_CREATE, ID);
+	assert_int_equal(fx_do(fx, PSB_M_START, ID)->code, 0);
+	c = fx_do(fx, PSB_M_START, ID);
+	assert_int_equal(c->code, PSB_ESTATE);
+	assert_non_null(strstr(c->msg, "is READY"));
+	fx_do(fx, PSB_M_STOP, ID);
+	assert_int_equal(fx_do(fx, PSB_M_START, ID)->code, PSB_ESTATE);
+	assert_int_equal(psb_scripted_calls(fx->rt, PSB_RTOP_START), 1);
+	fx_free(fx);
+}
+
+static void
+test_failed_start_rolled_back(void **state)
+{
+	fx_t      *fx = setup("start-rollback");
+	fx_call_t *c;
+
+	fx_do(fx, PSB_M_CREATE, ID);
+	psb_scripted_script(fx->rt, PSB_RTOP_START, ID, PSB_SCRIPT_FAIL, 0, 1);
+	c = fx_do(fx, PSB_M_START, ID);
+	assert_int_equal(c->code, PSB_ERUNTIME);
+	assert_non_null(strstr(c->msg, "scripted"));
+	assert_int_equal(fx_state(fx, ID), PSB_ST_CREATED);
+	// A new start generation succeeds.
+	c = fx_do(fx, PSB_M_START, ID);
+	assert_int_equal(c->code, 0);
+	assert_int_equal(c->generation, 2);
+	fx_free(fx);
+}
+
+static void
+test_failed_rollback_unknown(void **state)
+{
+	fx_t      *fx = setup("start-dirty");
+	fx_call_t *c;
+
+	fx_do(fx, PSB_M_CREATE, ID);
+	psb_scripted_script(
+	        fx->rt, PSB_RTOP_START, ID, PSB_SCRIPT_FAIL_DIRTY, 0, 1);
+	c = fx_do(fx, PSB_M_START, ID);
+	assert_int_equal(c->code, PSB_ERUNTIME);
+	c = fx_do(fx, PSB_M_STATUS, ID);
+	assert_int_equal(c->state, PSB_ST_UNKNOWN);
+	// UNKNOWN accepts only Stop and Shutdown.
+	assert_int_equal(fx_do(fx, PSB_M_START, ID)->code, PSB_ESTATE);
+	c = fx_do(fx, PSB_M_STOP, ID);
+	assert_int_equal(c->code, 0);
+	c = fx_do(fx, PSB_M_STATUS, ID);
+	assert_int_equal(c->state, PSB_ST_EXITED);
+	assert_int_equal(c->exit_status, PSB_EXIT_UNKNOWN);
+	assert_int_equal(fx_do(fx, PSB_M_SHUTDOWN, ID)->code, 0);
+	assert_int_equal(fx_state(fx, ID), PSB_ST_NONE);
+	fx_free(fx);
+}
+
+static void
+test_unknown_shutdown_cleans_up(void **state)
+{
+	fx_t *fx = setup("unknown-shutdown");
+
+	fx_do(fx, PSB_M_CREATE, ID);
+	psb_scripted_script(
+	        fx->rt, PSB_RTOP_START, ID, PSB_SCRIPT_FAIL_DIRTY, 0, 1);
+	fx_do(fx, PSB_M_START, ID);
+	assert_int_equal(fx_do(fx, PSB_M_SHUTDOWN, ID)->code, 0);
+	assert_int_equal(fx_state(fx, ID), PSB_ST_NONE);
+	assert_int_equal(psb_scripted_calls(fx->rt, PSB_RTOP_DELETE), 1);
+	fx_free(fx);
+}
+
+static void
+test_exit_during_start(void **state)
+{
+	fx_t      *fx = setup("exit-start");
+	fx_call_t *start;
+	fx_call_t *c;
+
+	fx_do(fx, PSB_M_CREATE, ID);
+	psb_scripted_script(fx->rt, PSB_RTOP_START, ID, PSB_SCRIPT_HANG, 0, 1);
+	start = fx_req(fx, PSB_M_START, ID);
+	assert_true(fx_until(fx, ID, PSB_ST_STARTING));
+	// The task appears and dies before the start completes.
+	psb_scripted_set_task(fx->rt, ID, 1, PSB_FAKE_RUNNING, 777, 0);
+	assert_int_equal(psb_scripted_exit(fx->rt, ID, 3), 0);
+	fx_wait(fx, start);
+	assert_int_equal(start->code, PSB_ERUNTIME);
+	assert_non_null(strstr(start->msg, "exited during start"));
+	// A late START_OK of the same generation changes nothing.
+	assert_int_equal(psb_scripted_release(fx->rt, PSB_SCRIPT_OK), 1);
+	psb_test_run_for(fx->loop, 50);
+	c = fx_do(fx, PSB_M_STATUS, ID);
+	assert_int_equal(c->state, PSB_ST_EXITED);
+	assert_int_equal(c->exit_status, 3);
+	assert_int_equal(fx_count_pubs(fx, ID, PSB_ST_EXITED), 1);
+	fx_free(fx);
+}
+
+static void
+test_stop_during_start(void **state)
+{
+	fx_t      *fx = setup("stop-start");
+	fx_call_t *start;
+	fx_call_t *stop;
+
+	fx_do(fx, PSB_M_CREATE, ID);
+	psb_scripted_script(fx->rt, PSB_RTOP_START, ID, PSB_SCRIPT_HANG, 0, 1);
+	start = fx_req(fx, PSB_M_START, ID);
+	assert_true(fx_until(fx, ID, PSB_ST_STARTING));
+	stop = fx_req(fx, PSB_M_STOP, ID);
+	psb_test_run_for(fx->loop, 20);
+	assert_false(stop->done); // held until start settles
+	assert_int_equal(fx_state(fx, ID), PSB_ST_STARTING);
+	psb_scripted_release(fx->rt, PSB_SCRIPT_OK);
+	fx_wait(fx, stop);
+	assert_true(start->done);
+	assert_int_equal(start->code, 0);
+	assert_int_equal(stop->code, 0);
+	assert_int_equal(fx_state(fx, ID), PSB_ST_EXITED);
+	assert_int_equal(
+	        psb_scripted_task(fx->rt, ID, NULL, NULL), PSB_FAKE_EXITED);
+	fx_free(fx);
+}
+
+static void
+test_shutdown_during_start(void **state)
+{
+	fx_t      *fx = setup("shutdown-start");
+	fx_call_t *start;
+	fx_call_t *sd;
+
+	fx_do(fx, PSB_M_CREATE, ID);
+	psb_scripted_script(fx->rt, PSB_RTOP_START, ID, PSB_SCRIPT_OK, 100, 1);
+	start = fx_req(fx, PSB_M_START, ID);
+	sd    = fx_req(fx, PSB_M_SHUTDOWN, ID);
+	fx_wait(fx, sd);
+	assert_int_equal(start->code, 0);
+	assert_int_equal(sd->code, 0);
+	assert_int_equal(fx_state(fx, ID), PSB_ST_NONE);
+	assert_int_equal(
+	        psb_scripted_task(fx->rt, ID, NULL, NULL), PSB_FAKE_NONE);
+	fx_free(fx);
+}
+
+static void
+test_start_deadline(void **state)
+{
+	fx_t      *fx = fx_new("start-deadline");
+	fx_call_t *c;
+
+	fx->opts.start_timeout_ms = 100;
+	fx_start(fx, NULL);
+	fx_do(fx, PSB_M_CREATE, ID);
+	psb_scripted_script(fx->rt, PSB_RTOP_START, ID, PSB_SCRIPT_HANG, 0, 1);
+	c = fx_do(fx, PSB_M_START, ID);
+	assert_int_equal(c->code, PSB_ETIMEDOUT);
+	assert_int_equal(fx_state(fx, ID), PSB_ST_UNKNOWN);
+	// The start finally finishes: observation wins, READY.
+	psb_scripted_release(fx->rt, PSB_SCRIPT_OK);
+	assert_true(fx_until(fx, ID, PSB_ST_READY));
+	fx_free(fx);
+}
+
+static void
+test_stop_idempotent(void **state)
+{
+	fx_t *fx = setup("stop-idem");
+
+	fx_do(fx, PSB_M_CREATE, ID);
+	assert_int_equal(fx_do(fx, PSB_M_STOP, ID)->code, 0); // CREATED
+	fx_do(fx, PSB_M_START, ID);
+	assert_int_equal(fx_do(fx, PSB_M_STOP, ID)->code, 0);
+	assert_int_equal(fx_do(fx, PSB_M_STOP, ID)->code, 0); // EXITED
+	assert_int_equal(fx_do(fx, PSB_M_STOP, ID)->code, 0);
+	assert_int_equal(psb_scripted_calls(fx->rt, PSB_RTOP_KILL), 1);
+	fx_free(fx);
+}
+
+static void
+test_concurrent_stops_join(void **state)
+{
+	fx_t      *fx = setup("stops-join");
+	fx_call_t *s[5];
+
+	fx_do(fx, PSB_M_CREATE, ID);
+	fx_do(fx, PSB_M_START, ID);
+	psb_scripted_script(fx->rt, PSB_RTOP_KILL, ID, PSB_SCRIPT_OK, 50, 1);
+	for (int i = 0; i < 5; i++) {
+		s[i] = fx_req(fx, PSB_M_STOP, ID);
+	}
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(fx_wait(fx, s[i])->code, 0);
+	}
+	assert_int_equal(psb_scripted_calls(fx->rt, PSB_RTOP_KILL), 1);
+	fx_free(fx);
+}
+
+static void
+test_stop_escalates_then_unknown(void **state)
+{
+	fx_t      *fx = fx_new("stop-escalate");
+	fx_call_t *c;
+
+	fx->opts.stop_timeout_ms = 50;
+	fx->opts.backoff_ms      = 10;
+	fx->opts.retry_max       = 3;
+	fx_start(fx, NULL);
+	fx_do(fx, PSB_M_CREATE, ID);
+	fx_do(fx, PSB_M_START, ID);
+	psb_scripted_script(fx->rt, PSB_RTOP_KILL, ID, PSB_SCRIPT_FAIL, 0, -1);
+	c = fx_do(fx, PSB_M_STOP, ID);
+	assert_int_equal(c->code, PSB_ETIMEDOUT);
+	assert_non_null(strstr(c->msg, "gave up"));
+	// First kill + one per retry.
+	assert_int_equal(psb_scripted_calls(fx->rt, PSB_RTOP_KILL), 4);
+	assert_int_equal(fx_state(fx, ID), PSB_ST_UNKNOWN);
+	// Stop again once the runtime behaves: it escalates from UNKNOWN.
+	psb_scripted_clear(fx->rt);
+	assert_int_equal(fx_do(fx, PSB_M_STOP, ID)->code, 0);
+	assert_int_equal(fx_state(fx, ID), PSB_ST_EXITED);
+	fx_free(fx);
+}
+
+static void
+test_kill_retry_succeeds(void **state)
+{
+	fx_t *fx = fx_new("kill-retry");
+
+	fx->opts.backoff_ms = 10;
+	fx_start(fx, NULL);
+	fx_do(fx, PSB_M_CREATE, ID);
+	fx_do(fx, PSB_M_START, ID);
+	psb_scripted_script(fx->rt, PSB_RTOP_KILL, ID, PSB_SCRIPT_FAIL, 0, 2);
+	assert_int_equal(fx_do(fx, PSB_M_STOP, ID)->code, 0);
+	assert_int_equal(psb_scripted_calls(fx->rt, PSB_RTOP_KILL), 3);
+	assert_int_equal(fx_state(fx, ID), PSB_ST_EXITED);
+	fx_free(fx);
+}
+
+static void
+test_shutdown_idempotent_and_stops_first(void **state)
+{
+	fx_t      *fx = setup("shutdown");
+	fx_call_t *a;
+	fx_call_t *b;
+
+	fx_do(fx, PSB_M_CREATE, ID);
+	fx_do(fx, PSB_M_START, ID);
+	a = fx_req(fx, PSB_M_SHUTDOWN, ID);
+	b = fx_req(fx, PSB_M_SHUTDOWN, ID);
+	fx_wait(fx, a);
+	fx_wait(fx, b);
+	assert_int_equal(a->code, 0);
+	assert_int_equal(b->code, 0);
+	// It went through STOPPING and EXITED before DELETING.
+	assert_int_equal(fx_count_pubs(fx, ID, PSB_ST_STOPPING), 1);
+	assert_int_equal(fx_count_pubs(fx, ID, PSB_ST_EXITED), 0);
+	assert_int_equal(fx_count_pubs(fx, ID, PSB_ST_DELETING), 1);
+	assert_int_equal(fx_count_pubs(fx, ID, PSB_ST_NONE), 1);
+	assert_int_equal(psb_scripted_calls(fx->rt, PSB_RTOP_KILL), 1);
+	assert_int_equal(fx_do(fx, PSB_M_SHUTDOWN, ID)->code, 0);
+	fx_free(fx);
+}
+
+static void
+test_shutdown_retries_delete(void **state)
+{
+	fx_t      *fx = fx_new("shutdown-retry");
+	fx_call_t *c;
+
+	fx->opts.backoff_ms        = 10;
+	fx->opts.delete_timeout_ms = 100;
+	fx->opts.retry_max         = 2;
+	fx_start(fx, NULL);
+	fx_do(fx, PSB_M_CREATE, ID);
+	psb_scripted_script(
+	        fx->rt, PSB_RTOP_DELETE, ID, PSB_SCRIPT_FAIL, 0, 1);
+	assert_int_equal(fx_do(fx, PSB_M_SHUTDOWN, ID)->code, 0);
+	assert_int_equal(psb_scripted_calls(fx->rt, PSB_RTOP_DELETE), 2);
+	// A delete that keeps failing ends UNKNOWN with an error.
+	fx_do(fx, PSB_M_CREATE, ID);
+	psb_scripted_script(
+	        fx->rt, PSB_RTOP_DELETE, ID, PSB_SCRIPT_FAIL, 0, -1);
+	c = fx_do(fx, PSB_M_SHUTDOWN, ID);
+	assert_int_equal(c->code, PSB_ETIMEDOUT);
+	assert_int_equal(fx_state(fx, ID), PSB_ST_UNKNOWN);
+	psb_scripted_clear(fx->rt);
+	assert_int_equal(fx_do(fx, PSB_M_SHUTDOWN, ID)->code, 0);
+	assert_int_equal(fx_state(fx, ID), PSB_ST_NONE);
+	fx_free(fx);
+}
+
+#define NWAITERS 500
+
+static void
+test_many_waiters(void **state)
+{
+	fx_t      *fx = setup("waiters");
+	fx_call_t *w[NWAITERS];
+	fx_call_t *late;
+	fx_call_t *c;
+
+	fx_do(fx, PSB_M_CREATE, ID);
+	fx_do(fx, PSB_M_START, ID);
+	for (int i = 0; i < NWAITERS; i++) {
+		w[i] = fx_req(fx, PSB_M_WAIT, ID);
+	}
+	psb_test_run_for(fx->loop, 20);
+	// Held Waits do not block other requests.
+	c = fx_do(fx, PSB_M_STATUS, ID);
+	assert_int_equal(c->state, PSB_ST_READY);
+	for (int i = 0; i < NWAITERS; i++) {
+		assert_false(w[i]->done);
+	}
+	assert_int_equal(psb_scripted_exit(fx->rt, ID, 42), 0);
+	fx_wait(fx, w[NWAITERS - 1]);
+	for (int i = 0; i < NWAITERS; i++) {
+		assert_true(w[i]->done);
+		assert_int_equal(w[i]->code, 0);
+		assert_int_equal(w[i]->exit_status, 42);
+	}
+	late = fx_do(fx, PSB_M_WAIT, ID);
+	assert_int_equal(late->exit_status, 42);
+	assert_int_equal(fx_count_pubs(fx, ID, PSB_ST_EXITED), 1);
+	fx_free(fx);
+}
+
+static void
+test_wait_timeout_and_cancel(void **state)
+{
+	fx_t         *fx  = setup("wait-timeout");
+	psb_request_t req = {0};
+	fx_call_t    *t;
+	fx_call_t    *k;
+	uint64_t      token;
+
+	fx_do(fx, PSB_M_CREATE, ID);
+	req.method     = PSB_M_WAIT;
+	req.sandbox_id = ID;
+	req.timeout_ms = 50;
+	t              = fx_submit(fx, &req);
+	fx_wait(fx, t);
+	assert_int_equal(t->code, PSB_ETIMEDOUT);
+	req.timeout_ms = 0;
+	k              = &fx->calls[fx->ncalls++];
+	memset(k, 0, sizeof(*k));
+	k->fx = fx;
+	token = psb_controller_submit(fx->c, &req, fx_reply_cb, k);
+	psb_test_run_for(fx->loop, 10);
+	assert_false(k->done);
+	psb_controller_cancel(fx->c, token);
+	assert_true(k->done);
+	assert_int_equal(k->code, PSB_ECANCELED);
+	psb_controller_cancel(fx->c, token); // answered: no-op
+	psb_controller_cancel(fx->c, 12345);
+	fx_free(fx);
+}
+
+static void
+test_wait_survives_restart(void **state)
+{
+	fx_t      *fx = setup("wait-restart");
+	fx_call_t *c;
+	char       db[600];
+
+	fx_do(fx, PSB_M_CREATE, ID);
+	fx_do(fx, PSB_M_START, ID);
+	psb_scripted_exit(fx->rt, ID, 9);
+	assert_true(fx_until(fx, ID, PSB_ST_EXITED));
+	snprintf(db, sizeof(db), "%s", fx->db);
+	fx_stop_controller(fx);
+	fx_start(fx, db);
+	assert_true(psb_test_run_until(fx->loop, fx_is_recovered, fx, 5000));
+	c = fx_do(fx, PSB_M_WAIT, ID);
+	assert_int_equal(c->code, 0);
+	assert_int_equal(c->exit_status, 9);
+	fx_free(fx);
+}
+
+static void
+test_waiter_held_across_restart_gets_exit(void **state)
+{
+	fx_t      *fx = setup("wait-restart-held");
+	fx_call_t *w;
+
+	fx_do(fx, PSB_M_CREATE, ID);
+	fx_do(fx, PSB_M_START, ID);
+	w = fx_req(fx, PSB_M_WAIT, ID);
+	psb_test_run_for(fx->loop, 10);
+	fx_stop_controller(fx);
+	// The client's Wait ends with the old daemon...
+	assert_true(w->done);
+	assert_int_equal(w->code, PSB_ECANCELED);
+	// ...the pause dies while the daemon is down, and a new Wait after
+	// the restart gets the exit that recovery found.
+	psb_scripted_set_task(fx->rt, ID, 1, PSB_FAKE_EXITED, 0, 5);
+	fx_start(fx, NULL);
+	w = fx_do(fx, PSB_M_WAIT, ID);
+	assert_int_equal(w->code, 0);
+	assert_int_equal(w->exit_status, 5);
+	fx_free(fx);
+}
+
+static void
+test_stale_and_duplicate_events_ignored(void **state)
+{
+	fx_t          *fx = setup("stale");
+	psb_rt_event_t ev = {0};
+
+	fx_do(fx, PSB_M_CREATE, ID);
+	fx_do(fx, PSB_M_START, ID);
+	ev.event       = PSB_EV_TASK_EXIT;
+	ev.sandbox_id  = ID;
+	ev.generation  = 0; // an older generation
+	ev.exit_status = 1;
+	psb_runtime_emit(fx->rt, &ev);
+	psb_test_run_for(fx->loop, 10);
+	assert_int_equal(fx_state(fx, ID), PSB_ST_READY);
+	ev.generation = 1;
+	psb_runtime_emit(fx->rt, &ev);
+	ev.exit_status = 2;
+	psb_runtime_emit(fx->rt, &ev); // duplicate
+	psb_test_run_for(fx->loop, 10);
+	assert_int_equal(fx_do(fx, PSB_M_STATUS, ID)->exit_status, 1);
+	assert_int_equal(fx_count_pubs(fx, ID, PSB_ST_EXITED), 1);
+	// Events for ids that do not exist change nothing.
+	ev.sandbox_id = "nobody";
+	psb_runtime_emit(fx->rt, &ev);
+	psb_test_run_for(fx->loop, 10);
+	assert_int_equal(psb_controller_count(fx->c), 1);
+	fx_free(fx);
+}
+
+static void
+test_failed_commit_changes_nothing(void **state)
+{
+	fx_t      *fx = setup("commit-fail");
+	fx_call_t *c;
+
+	psb_store_fail_commits(fx->store, 1);
+	c = fx_do(fx, PSB_M_CREATE, ID);
+	assert_int_equal(c->code, PSB_EUNAVAIL);
+	assert_int_equal(fx_state(fx, ID), PSB_ST_NONE);
+	assert_int_equal(fx->npubs, 0);
+	assert_int_equal(psb_controller_commit_failures(fx->c), 1);
+	assert_int_equal(fx_do(fx, PSB_M_CREATE, ID)->code, 0);
+	assert_int_equal(fx_do(fx, PSB_M_START, ID)->code, 0);
+	// A start whose commit fails is not started at all.
+	fx_do(fx, PSB_M_CREATE, "sb-2");
+	psb_store_fail_commits(fx->store, 1);
+	c = fx_do(fx, PSB_M_START, "sb-2");
+	assert_int_equal(c->code, PSB_EUNAVAIL);
+	assert_int_equal(fx_state(fx, "sb-2"), PSB_ST_CREATED);
+	assert_int_equal(psb_scripted_calls(fx->rt, PSB_RTOP_START), 1);
+	// An exit whose commit fails is not lost: it is retried.
+	psb_store_fail_commits(fx->store, 2);
+	psb_scripted_exit(fx->rt, ID, 7);
+	assert_true(fx_until(fx, ID, PSB_ST_EXITED));
+	assert_int_equal(fx_do(fx, PSB_M_STATUS, ID)->exit_status, 7);
+	assert_true(psb_controller_commit_failures(fx->c) >= 3);
+	// A removal whose commit fails keeps the sandbox.
+	fx_do(fx, PSB_M_CREATE, "sb-3");
+	psb_store_fail_commits(fx->store, 1);
+	psb_scripted_script(
+	        fx->rt, PSB_RTOP_DELETE, "sb-3", PSB_SCRIPT_OK, 0, -1);
+	fx_do(fx, PSB_M_SHUTDOWN, "sb-3"); // CREATED -> DELETING fails
+	assert_int_equal(fx_state(fx, "sb-3"), PSB_ST_CREATED);
+	assert_int_equal(fx_do(fx, PSB_M_SHUTDOWN, "sb-3")->code, 0);
+	assert_int_equal(fx_state(fx, "sb-3"), PSB_ST_NONE);
+	for (int i = 0; i < fx->npubs; i++) {
+		assert_true(fx->pub_committed[i]);
+	}
+	fx_free(fx);
+}
+
+static void
+test_drain(void **state)
+{
+	fx_t      *fx = setup("drain");
+	fx_call_t *w;
+	fx_call_t *late;
+
+	fx_do(fx, PSB_M_CREATE, ID);
+	fx_do(fx, PSB_M_START, ID);
+	w = fx_req(fx, PSB_M_WAIT, ID);
+	psb_test_run_for(fx->loop, 10);
+	psb_controller_drain(fx->c);
+	assert_true(w->done);
+	assert_int_equal(w->code, PSB_EUNAVAIL);
+	late = fx_do(fx, PSB_M_STATUS, ID);
+	assert_int_equal(late->code, PSB_EUNAVAIL);
+	fx_free(fx);
+}
+
+static void
+test_list_and_platform(void **state)
+{
+	fx_t         *fx  = setup("list");
+	psb_request_t req = {0};
+	fx_call_t    *c;
+
+	fx_do(fx, PSB_M_CREATE, "a");
+	fx_do(fx, PSB_M_CREATE, "b");
+	fx_do(fx, PSB_M_START, "b");
+	c = fx_do(fx, PSB_M_LIST, NULL);
+	assert_int_equal(c->code, 0);
+	assert_int_equal(c->list_len, 2);
+	req.method       = PSB_M_LIST;
+	req.state_filter = "READY";
+	c                = fx_wait(fx, fx_submit(fx, &req));
+	assert_int_equal(c->list_len, 1);
+	req.state_filter = "BOGUS";
+	c                = fx_wait(fx, fx_submit(fx, &req));
+	assert_int_equal(c->code, PSB_EINVAL);
+	c = fx_do(fx, PSB_M_PLATFORM, NULL);
+	assert_int_equal(c->code, 0);
+	req.method     = PSB_M_STATUS;
+	req.sandbox_id = "b";
+	req.verbose    = true;
+	c              = fx_wait(fx, fx_submit(fx, &req));
+	assert_non_null(strstr(c->info, "\"processStatus\":\"running\""));
+	assert_non_null(strstr(c->info, "\"sandboxMetadata\""));
+	fx_free(fx);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_lifecycle),
+	        cmocka_unit_test(test_create_idempotent),
+	        cmocka_unit_test(test_bad_input),
+	        cmocka_unit_test(test_start_only_from_created),
+	        cmocka_unit_test(test_failed_start_rolled_back),
+	        cmocka_unit_test(test_failed_rollback_unknown),
+	        cmocka_unit_test(test_unknown_shutdown_cleans_up),
+	        cmocka_unit_test(test_exit_during_start),
+	        cmocka_unit_test(test_stop_during_start),
+	        cmocka_unit_test(test_shutdown_during_start),
+	        cmocka_unit_test(test_start_deadline),
+	        cmocka_unit_test(test_stop_idempotent),
+	        cmocka_unit_test(test_concurrent_stops_join),
+	        cmocka_unit_test(test_stop_escalates_then_unknown),
+	        cmocka_unit_test(test_kill_retry_succeeds),
+	        cmocka_unit_test(test_shutdown_idempotent_and_stops_first),
+	        cmocka_unit_test(test_shutdown_retries_delete),
+	        cmocka_unit_test(test_many_waiters),
+	        cmocka_unit_test(test_wait_timeout_and_cancel),
+	        cmocka_unit_test(test_wait_survives_restart),
+	        cmocka_unit_test(test_waiter_held_across_restart_gets_exit),
+	        cmocka_unit_test(test_stale_and_duplicate_events_ignored),
+	        cmocka_unit_test(test_failed_commit_changes_nothing),
+	        cmocka_unit_test(test_drain),
+	        cmocka_unit_test(test_list_and_platform),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}

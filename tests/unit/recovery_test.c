@@ -1,0 +1,266 @@
+//
+// podsandboxd - recovery at start-up: every persisted state against every
+// scripted runtime answer (running, exited, missing, unreachable), the
+// re-probe of unreachable sandboxes, and a large recovery.
+//
+
+#include "tests/unit/ctl_fixture.h"
+
+#include "core/base/clock.h"
+
+typedef enum world {
+	W_RUNNING,
+	W_EXITED,
+	W_MISSING,
+	W_UNREACHABLE,
+	W_COUNT
+} world_t;
+
+static const char *const world_names[W_COUNT] = {
+        "running", "exited", "missing", "unreachable"};
+
+// The expected settled outcome for (persisted state, world). NONE means
+// the sandbox is gone (a DELETING row finishes its delete).
+typedef struct expect {
+	psb_state_t state;
+	int32_t     exit_status; // checked when state is EXITED
+} expect_t;
+
+static const expect_t expected[PSB_STATE_COUNT][W_COUNT] = {
+        [PSB_ST_CREATED]  = {{PSB_ST_READY, 0}, {PSB_ST_EXITED, 4},
+                 {PSB_ST_CREATED, 0}, {PSB_ST_CREATED, 0}},
+        [PSB_ST_STARTING] = {{PSB_ST_READY, 0}, {PSB_ST_EXITED, 4},
+                {PSB_ST_CREATED, 0}, {PSB_ST_UNKNOWN, 0}},
+        [PSB_ST_READY]    = {{PSB_ST_READY, 0}, {PSB_ST_EXITED, 4},
+                   {PSB_ST_EXITED, 255}, {PSB_ST_UNKNOWN, 0}},
+        // A stop in flight is finished: the kill is sent again.
+        [PSB_ST_STOPPING] = {{PSB_ST_EXITED, 137}, {PSB_ST_EXITED, 4},
+                {PSB_ST_EXITED, 255}, {PSB_ST_UNKNOWN, 0}},
+        // The recorded exit stands; a stray task is killed, not adopted.
+        [PSB_ST_EXITED]  = {{PSB_ST_EXITED, 1}, {PSB_ST_EXITED, 1},
+                 {PSB_ST_EXITED, 1}, {PSB_ST_EXITED, 1}},
+        [PSB_ST_UNKNOWN] = {{PSB_ST_READY, 0}, {PSB_ST_EXITED, 4},
+                {PSB_ST_EXITED, 255}, {PSB_ST_UNKNOWN, 0}},
+        // A delete in flight is finished whatever is left.
+        [PSB_ST_DELETING] = {{PSB_ST_NONE, 0}, {PSB_ST_NONE, 0},
+                {PSB_ST_NONE, 0}, {PSB_ST_UNKNOWN, 0}},
+};
+
+static void
+put_row(const char *db, const char *id, psb_state_t st)
+{
+	psb_store_options_t so  = PSB_STORE_OPTIONS_DEFAULT;
+	psb_error_t         err = PSB_ERROR_INIT;
+	psb_store_t        *s;
+	psb_store_row_t     row = {0};
+
+	assert_int_equal(psb_store_open(db, &so, &s, &err), 0);
+	row.id          = id;
+	row.state       = st;
+	row.generation  = 1;
+	row.config      = "cfg-A";
+	row.config_len  = 5;
+	row.labels      = "{}";
+	row.created_at  = psb_now_ns();
+	row.pid         = st == PSB_ST_READY || st == PSB_ST_STOPPING ? 99 : 0;
+	row.exit_status = st == PSB_ST_EXITED ? 1 : -1;
+	assert_int_equal(psb_store_put(s, &row, &err), 0);
+	assert_int_equal(psb_store_commit(s, &err), 0);
+	psb_store_close(s);
+}
+
+static void
+set_world(fx_t *fx, const char *id, world_t w)
+{
+	switch (w) {
+	case W_RUNNING:
+		psb_scripted_set_task(
+		        fx->rt, id, 1, PSB_FAKE_RUNNING, 4242, 0);
+		break;
+	case W_EXITED:
+		psb_scripted_set_task(fx->rt, id, 1, PSB_FAKE_EXITED, 0, 4);
+		break;
+	case W_MISSING:
+		psb_scripted_set_task(fx->rt, id, 1, PSB_FAKE_NONE, 0, 0);
+		break;
+	default:
+		psb_scripted_script(fx->rt, PSB_RTOP_PROBE, id,
+		        PSB_SCRIPT_UNREACHABLE, 0, -1);
+		break;
+	}
+}
+
+// One fixture recovers all 28 combinations at once: each (state, world)
+// pair is its own sandbox, so this also shows that sandboxes recover
+// independently of each other.
+static void
+test_every_state_against_every_answer(void **state)
+{
+	fx_t *fx = fx_new("recover-all");
+	char  id[64];
+
+	fx->opts.reprobe_ms = 60000; // no re-probe during this test
+	for (int s = PSB_ST_CREATED; s < PSB_STATE_COUNT; s++) {
+		for (int w = 0; w < W_COUNT; w++) {
+			snprintf(id, sizeof(id), "%s-%s",
+			        psb_state_name((psb_state_t)s),
+			        world_names[w]);
+			put_row(fx->db, id, (psb_state_t)s);
+		}
+	}
+	fx->loop = ev_loop_new(EVFLAG_AUTO);
+	assert_int_equal(psb_runtime_open("scripted", fx->loop, NULL, &fx->rt,
+	                         &(psb_error_t)PSB_ERROR_INIT),
+	        0);
+	for (int s = PSB_ST_CREATED; s < PSB_STATE_COUNT; s++) {
+		for (int w = 0; w < W_COUNT; w++) {
+			snprintf(id, sizeof(id), "%s-%s",
+			        psb_state_name((psb_state_t)s),
+			        world_names[w]);
+			set_world(fx, id, (world_t)w);
+		}
+	}
+	fx_start(fx, NULL);
+	assert_true(psb_test_run_until(fx->loop, fx_is_recovered, fx, 5000));
+	for (int s = PSB_ST_CREATED; s < PSB_STATE_COUNT; s++) {
+		for (int w = 0; w < W_COUNT; w++) {
+			const expect_t *x = &expected[s][w];
+			fx_call_t      *c;
+
+			snprintf(id, sizeof(id), "%s-%s",
+			        psb_state_name((psb_state_t)s),
+			        world_names[w]);
+			if (!fx_until(fx, id, x->state)) {
+				fail_msg("%s: expected %s, is %s", id,
+				        psb_state_name(x->state),
+				        psb_state_name(fx_state(fx, id)));
+			}
+			if (x->state == PSB_ST_EXITED) {
+				c = fx_do(fx, PSB_M_WAIT, id);
+				if (c->exit_status != x->exit_status) {
+					fail_msg("%s: exit %d, expected %d",
+					        id, c->exit_status,
+					        x->exit_status);
+				}
+			}
+			if (x->state == PSB_ST_READY) {
+				c = fx_do(fx, PSB_M_STATUS, id);
+				assert_int_equal(c->pid, 4242);
+			}
+		}
+	}
+	// A stray task of an EXITED sandbox was killed.
+	assert_int_equal(
+	        psb_scripted_task(fx->rt, "EXITED-running", NULL, NULL),
+	        PSB_FAKE_EXITED);
+	fx_free(fx);
+}
+
+static void
+test_unreachable_then_reachable(void **state)
+{
+	fx_t *fx = fx_new("reprobe");
+
+	fx->opts.reprobe_ms = 20;
+	put_row(fx->db, "sb", PSB_ST_READY);
+	fx->loop = ev_loop_new(EVFLAG_AUTO);
+	assert_int_equal(psb_runtime_open("scripted", fx->loop, NULL, &fx->rt,
+	                         &(psb_error_t)PSB_ERROR_INIT),
+	        0);
+	psb_scripted_set_task(fx->rt, "sb", 1, PSB_FAKE_RUNNING, 77, 0);
+	psb_scripted_script(
+	        fx->rt, PSB_RTOP_PROBE, "sb", PSB_SCRIPT_UNREACHABLE, 0, 3);
+	fx_start(fx, NULL);
+	assert_true(psb_test_run_until(fx->loop, fx_is_recovered, fx, 5000));
+	// Status answers from memory while the runtime is away.
+	assert_int_equal(fx_state(fx, "sb"), PSB_ST_UNKNOWN);
+	// The re-probe finds it running once the runtime answers.
+	assert_true(fx_until(fx, "sb", PSB_ST_READY));
+	assert_true(psb_scripted_calls(fx->rt, PSB_RTOP_PROBE) >= 4);
+	assert_int_equal(fx_do(fx, PSB_M_STATUS, "sb")->pid, 77);
+	// Once resolved it is not asked again.
+	{
+		uint64_t n = psb_scripted_calls(fx->rt, PSB_RTOP_PROBE);
+
+		psb_test_run_for(fx->loop, 100);
+		assert_int_equal(
+		        psb_scripted_calls(fx->rt, PSB_RTOP_PROBE), n);
+	}
+	fx_free(fx);
+}
+
+static void
+test_recovered_sandbox_lives_on(void **state)
+{
+	fx_t *fx = fx_new("recover-live");
+
+	put_row(fx->db, "sb", PSB_ST_READY);
+	fx->loop = ev_loop_new(EVFLAG_AUTO);
+	assert_int_equal(psb_runtime_open("scripted", fx->loop, NULL, &fx->rt,
+	                         &(psb_error_t)PSB_ERROR_INIT),
+	        0);
+	psb_scripted_set_task(fx->rt, "sb", 1, PSB_FAKE_RUNNING, 77, 0);
+	fx_start(fx, NULL);
+	assert_true(fx_until(fx, "sb", PSB_ST_READY));
+	// An exit after recovery is handled like any other.
+	assert_int_equal(psb_scripted_exit(fx->rt, "sb", 2), 0);
+	assert_true(fx_until(fx, "sb", PSB_ST_EXITED));
+	assert_int_equal(fx_do(fx, PSB_M_WAIT, "sb")->exit_status, 2);
+	assert_int_equal(fx_do(fx, PSB_M_SHUTDOWN, "sb")->code, 0);
+	fx_free(fx);
+}
+
+#define NBIG 2000
+
+static void
+test_recover_many(void **state)
+{
+	fx_t               *fx  = fx_new("recover-many");
+	psb_store_options_t so  = PSB_STORE_OPTIONS_DEFAULT;
+	psb_error_t         err = PSB_ERROR_INIT;
+	psb_store_t        *s;
+	char                id[32];
+
+	assert_int_equal(psb_store_open(fx->db, &so, &s, &err), 0);
+	for (int i = 0; i < NBIG; i++) {
+		psb_store_row_t row = {0};
+
+		snprintf(id, sizeof(id), "sb-%05d", i);
+		row.id          = id;
+		row.state       = PSB_ST_READY;
+		row.generation  = 1;
+		row.exit_status = -1;
+		assert_int_equal(psb_store_put(s, &row, &err), 0);
+	}
+	assert_int_equal(psb_store_commit(s, &err), 0);
+	psb_store_close(s);
+	fx->loop = ev_loop_new(EVFLAG_AUTO);
+	assert_int_equal(
+	        psb_runtime_open("scripted", fx->loop, NULL, &fx->rt, &err),
+	        0);
+	for (int i = 0; i < NBIG; i += 2) {
+		snprintf(id, sizeof(id), "sb-%05d", i);
+		psb_scripted_set_task(fx->rt, id, 1, PSB_FAKE_RUNNING, 100, 0);
+	}
+	fx_start(fx, NULL);
+	assert_true(psb_test_run_until(fx->loop, fx_is_recovered, fx, 20000));
+	assert_int_equal(psb_controller_count(fx->c), NBIG);
+	assert_int_equal(fx_state(fx, "sb-00000"), PSB_ST_READY);
+	assert_int_equal(fx_state(fx, "sb-00001"), PSB_ST_EXITED);
+	assert_int_equal(fx_state(fx, "sb-01998"), PSB_ST_READY);
+	assert_int_equal(fx_state(fx, "sb-01999"), PSB_ST_EXITED);
+	fx_free(fx);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_every_state_against_every_answer),
+	        cmocka_unit_test(test_unreachable_then_reachable),
+	        cmocka_unit_test(test_recovered_sandbox_lives_on),
+	        cmocka_unit_test(test_recover_many),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
