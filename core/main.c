@@ -1,1 +1,290 @@
-int main(void) { return 0; }
+//
+// podsandboxd - the daemon's entry point: configuration, start-up order,
+// the libev loop, and a clean shutdown on SIGTERM/SIGINT.
+//
+// Start-up order matters: the store is opened (and its lock taken) before
+// the runtime is touched, so a second daemon on the same database fails
+// before it can disturb the first one's pause containers.
+//
+
+#include <errno.h>
+#include <ev.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/base/alloc.h"
+#include "core/base/cleanup.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
+#include "core/config.h"
+#include "core/controller.h"
+#include "persistence/store.h"
+#include "runtime/runtime.h"
+
+#define EXIT_USAGE 2
+
+// dir_errcode maps a mkdir errno to the closest domain code.
+static int
+dir_errcode(int e)
+{
+	return (e == EACCES || e == EPERM || e == EROFS ? PSB_EPERM
+	                                                : PSB_EINTERNAL);
+}
+
+typedef struct daemon_state {
+	struct ev_loop   *loop;
+	psb_controller_t *ctl;
+	ev_signal         sigterm;
+	ev_signal         sigint;
+	bool              stopping;
+} daemon_state;
+
+// mkdir_p creates path and its missing parents. Parents get 0755 (they are
+// usually system directories such as /var/lib); the last one gets mode.
+// An existing directory is left as it is.
+static int
+mkdir_p(const char *path, mode_t mode, psb_error_t *err)
+{
+	_cleanup_free_ char *p = xstrdup(path);
+	struct stat          st;
+
+	for (char *s = p + 1; *s != '\0'; s++) {
+		if (*s != '/') {
+			continue;
+		}
+		*s = '\0';
+		if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+			return (psb_error_sys(err, dir_errcode(errno), errno,
+			        "cannot create directory %s", p));
+		}
+		*s = '/';
+	}
+	if (mkdir(p, mode) != 0 && errno != EEXIST) {
+		return (psb_error_sys(err, dir_errcode(errno), errno,
+		        "cannot create directory %s", p));
+	}
+	if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		return (psb_error_make(
+		        err, PSB_EINVAL, "%s is not a directory", p));
+	}
+	return (0);
+}
+
+// make_db_dir creates the directory that holds the database file.
+static int
+make_db_dir(const char *db_path, psb_error_t *err)
+{
+	_cleanup_free_ char *dir   = xstrdup(db_path);
+	char                *slash = strrchr(dir, '/');
+
+	if (slash == NULL) {
+		return (0); // relative name in the working directory
+	}
+	if (slash == dir) {
+		return (0); // a file in /
+	}
+	*slash = '\0';
+	return (mkdir_p(dir, 0700, err));
+}
+
+static void
+recovered_cb(void *arg)
+{
+	daemon_state *d = arg;
+
+	psb_log(PSB_LOG_INFO, "recovered %zu sandboxes",
+	        psb_controller_count(d->ctl));
+}
+
+static void
+signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	daemon_state *d = w->data;
+
+	if (d->stopping) {
+		return;
+	}
+	d->stopping = true;
+	psb_log(PSB_LOG_INFO, "%s received, shutting down",
+	        w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	// drain commits the current tick and answers every held request
+	// before it returns, so the loop may stop right after it.
+	psb_controller_drain(d->ctl);
+	ev_signal_stop(loop, &d->sigterm);
+	ev_signal_stop(loop, &d->sigint);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+warn_test_double(const char *name)
+{
+	psb_log(PSB_LOG_WARN,
+	        "**************************************************"
+	        "**********");
+	psb_log(PSB_LOG_WARN,
+	        "WARNING: runtime \"%s\" is the scripted TEST DOUBLE.", name);
+	psb_log(PSB_LOG_WARN,
+	        "WARNING: no pause containers run and no network "
+	        "namespaces");
+	psb_log(PSB_LOG_WARN,
+	        "WARNING: are made: sandboxes exist only in this daemon's");
+	psb_log(PSB_LOG_WARN,
+	        "WARNING: database. Do not use this on a real node.");
+	psb_log(PSB_LOG_WARN,
+	        "**************************************************"
+	        "**********");
+}
+
+// open_store opens the database and turns the errors an operator can act
+// on into plain sentences.
+static int
+open_store(const psb_config_t *cfg, psb_store_t **out)
+{
+	psb_store_options_t opts;
+	psb_error_t         err = PSB_ERROR_INIT;
+	int                 rv;
+
+	psb_config_store_opts(cfg, &opts);
+	if ((rv = psb_store_open(cfg->db_path, &opts, out, &err)) == 0) {
+		return (0);
+	}
+	switch (rv) {
+	case PSB_EBUSY:
+		psb_log(PSB_LOG_ERROR,
+		        "cannot open database %s: another podsandboxd is "
+		        "running (%s)",
+		        cfg->db_path, psb_error_message(&err));
+		break;
+	case PSB_ECORRUPT:
+		psb_log(PSB_LOG_ERROR,
+		        "database %s is corrupt; it was left untouched (%s)",
+		        cfg->db_path, psb_error_message(&err));
+		break;
+	case PSB_ENOTSUP:
+		psb_log(PSB_LOG_ERROR,
+		        "database %s was written by a newer podsandboxd; it "
+		        "was left untouched (%s)",
+		        cfg->db_path, psb_error_message(&err));
+		break;
+	default:
+		psb_log(PSB_LOG_ERROR, "cannot open database %s: %s",
+		        cfg->db_path, psb_error_message(&err));
+		break;
+	}
+	psb_error_release(&err);
+	return (rv);
+}
+
+// run starts everything on the default loop, serves until a signal, and
+// tears down in the reverse order. Returns the exit status.
+static int
+run(const psb_config_t *cfg)
+{
+	psb_store_t          *store = NULL;
+	psb_runtime_t        *rt    = NULL;
+	psb_controller_opts_t copts;
+	psb_error_t           err    = PSB_ERROR_INIT;
+	daemon_state          d      = {0};
+	int                   status = EXIT_FAILURE;
+
+	if (make_db_dir(cfg->db_path, &err) != 0 ||
+	        mkdir_p(cfg->state_dir, 0700, &err) != 0) {
+		psb_log(PSB_LOG_ERROR, "%s", psb_error_message(&err));
+		psb_error_release(&err);
+		return (EXIT_FAILURE);
+	}
+	if (open_store(cfg, &store) != 0) {
+		return (EXIT_FAILURE);
+	}
+	if ((d.loop = ev_default_loop(EVFLAG_AUTO)) == NULL) {
+		psb_log(PSB_LOG_ERROR, "cannot initialise the event loop");
+		goto out;
+	}
+	if (psb_runtime_open(cfg->runtime, d.loop, cfg->runtime_options, &rt,
+	            &err) != 0) {
+		psb_log(PSB_LOG_ERROR, "cannot open runtime %s: %s",
+		        cfg->runtime, psb_error_message(&err));
+		goto out;
+	}
+	if (psb_runtime_is_test_double(rt)) {
+		warn_test_double(psb_runtime_name(rt));
+	}
+	psb_config_controller_opts(cfg, &copts);
+	if (psb_controller_new(d.loop, store, rt, &copts, &d.ctl, &err) != 0) {
+		psb_log(PSB_LOG_ERROR, "cannot create the controller: %s",
+		        psb_error_message(&err));
+		goto out;
+	}
+	if (psb_controller_recover(d.ctl, recovered_cb, &d, &err) != 0) {
+		psb_log(PSB_LOG_ERROR, "recovery failed: %s",
+		        psb_error_message(&err));
+		goto out;
+	}
+
+	ev_signal_init(&d.sigterm, signal_cb, SIGTERM);
+	ev_signal_init(&d.sigint, signal_cb, SIGINT);
+	d.sigterm.data = &d;
+	d.sigint.data  = &d;
+	ev_signal_start(d.loop, &d.sigterm);
+	ev_signal_start(d.loop, &d.sigint);
+
+	psb_log(PSB_LOG_INFO, "podsandboxd %s ready (db=%s, runtime=%s)",
+	        PSB_VERSION, cfg->db_path, psb_runtime_name(rt));
+	psb_log(PSB_LOG_INFO,
+	        "no API socket in this build (the nng API comes in a later "
+	        "release)");
+	ev_run(d.loop, 0);
+	psb_log(PSB_LOG_INFO, "podsandboxd stopped");
+	status = EXIT_SUCCESS;
+
+out:
+	psb_error_release(&err);
+	if (d.loop != NULL) {
+		ev_signal_stop(d.loop, &d.sigterm);
+		ev_signal_stop(d.loop, &d.sigint);
+	}
+	psb_controller_free(d.ctl);
+	psb_runtime_close(rt);
+	psb_store_close(store);
+	if (d.loop != NULL) {
+		ev_loop_destroy(d.loop);
+	}
+	return (status);
+}
+
+int
+main(int argc, char **argv)
+{
+	psb_config_t cfg;
+	psb_error_t  err = PSB_ERROR_INIT;
+	int          status;
+
+	// A client that goes away mid-reply must not kill the daemon.
+	signal(SIGPIPE, SIG_IGN);
+
+	if (psb_config_parse(&cfg, argc, argv, &err) != 0) {
+		fprintf(stderr, "podsandboxd: %s\n", psb_error_message(&err));
+		fprintf(stderr, "Try 'podsandboxd --help'.\n");
+		psb_error_release(&err);
+		psb_config_free(&cfg);
+		return (EXIT_USAGE);
+	}
+	if (cfg.show_help) {
+		psb_config_usage(stdout);
+		psb_config_free(&cfg);
+		return (EXIT_SUCCESS);
+	}
+	if (cfg.show_version) {
+		printf("podsandboxd %s\n", PSB_VERSION);
+		psb_config_free(&cfg);
+		return (EXIT_SUCCESS);
+	}
+	psb_log_setup(cfg.log_level, cfg.log_format, STDERR_FILENO);
+	status = run(&cfg);
+	psb_config_free(&cfg);
+	return (status);
+}

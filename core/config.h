@@ -1,0 +1,81 @@
+//
+// podsandboxd - daemon configuration (defaults, JSON file, flags).
+//
+// The order of precedence is: built-in defaults, then the JSON object in
+// the file named by --config, then the command-line flags. The file uses
+// the field names below as keys ("db_path", "start_timeout_ms", ...); an
+// unknown key or a value of the wrong type is an error, never ignored.
+//
+// All functions: main thread, before the loop runs.
+//
+
+#ifndef PSB_CORE_CONFIG_H
+#define PSB_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/base/error.h"
+#include "core/base/log.h"
+#include "core/controller.h"
+#include "persistence/store.h"
+
+// Defaults. psb_config_usage prints these, so --help cannot drift.
+#define PSB_CONFIG_DEFAULT_DB           "/var/lib/podsandboxd/podsandboxd.db"
+#define PSB_CONFIG_DEFAULT_STATE_DIR    "/run/podsandboxd"
+#define PSB_CONFIG_DEFAULT_RUNTIME      "containerd"
+#define PSB_CONFIG_DEFAULT_JOURNAL_KEEP 100000
+#define PSB_CONFIG_DEFAULT_START_MS     60000
+#define PSB_CONFIG_DEFAULT_STOP_MS      2000
+#define PSB_CONFIG_DEFAULT_DELETE_MS    10000
+#define PSB_CONFIG_DEFAULT_RETRY_MAX    5
+#define PSB_CONFIG_DEFAULT_REPROBE_MS   1000
+
+// The daemon's configuration. Every string is owned by the config (freed
+// by psb_config_free); runtime_options may be NULL.
+typedef struct psb_config {
+	char          *db_path;         // sqlite database file
+	char          *state_dir;       // runtime state (sockets, netns)
+	char          *runtime;         // runtime backend name
+	char          *runtime_options; // backend-specific string, or NULL
+	psb_log_level  log_level;
+	psb_log_format log_format;
+	bool           sync_full;    // "full" (true) or "normal" (false)
+	uint64_t       journal_keep; // newest journal entries kept (0 = all)
+	uint32_t       start_timeout_ms;
+	uint32_t       stop_timeout_ms;
+	uint32_t       delete_timeout_ms;
+	uint32_t       retry_max;
+	uint32_t       reprobe_ms;
+	bool           show_help;    // -h/--help was given: print usage
+	bool           show_version; // -V/--version was given
+} psb_config_t;
+
+// psb_config_parse fills cfg from the defaults, then the --config file (if
+// any), then the flags in argv (argv[0] is the program name; getopt may
+// reorder argv's pointers). If -h/--help or -V/--version is given it sets
+// cfg->show_help / cfg->show_version and returns 0 without reading the
+// file or checking other values: the caller prints and exits.
+// Errors: PSB_EINVAL (unknown flag or key, bad number, bad value, wrong
+// JSON type, unreadable file), with a message that names the flag or the
+// key. cfg is always left valid for psb_config_free, on failure too.
+int psb_config_parse(
+        psb_config_t *cfg, int argc, char **argv, psb_error_t *err);
+
+// psb_config_usage prints the --help text (every flag and its default).
+void psb_config_usage(FILE *f);
+
+// psb_config_free releases cfg's strings and leaves it zeroed. NULL is a
+// no-op.
+void psb_config_free(psb_config_t *cfg);
+
+// psb_config_controller_opts fills *out from cfg (fields the config does
+// not carry keep PSB_CONTROLLER_OPTS_DEFAULT values).
+void psb_config_controller_opts(
+        const psb_config_t *cfg, psb_controller_opts_t *out);
+
+// psb_config_store_opts fills *out from cfg.
+void psb_config_store_opts(const psb_config_t *cfg, psb_store_options_t *out);
+
+#endif // PSB_CORE_CONFIG_H
