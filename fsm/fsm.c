@@ -213,7 +213,8 @@ static const fsm_cell_t fsm_table[PSB_STATE_COUNT][PSB_EVENT_COUNT] = {
     [PSB_ST_UNKNOWN] = {
 	CREATE_EXISTING(UNKNOWN),
 	[PSB_EV_START]    = CELL(REJECT(PSB_ESTATE)),
-	[PSB_EV_STOP]     = CELL(MOVE(0, STOPPING, A(RT_KILL) | A(PARK))),
+	// Stopped already if this generation's exit is recorded.
+	[PSB_EV_STOP]     = CELL(EXIT_SEEN(A(REPLY)), MOVE(0, STOPPING, A(RT_KILL) | A(PARK))),
 	[PSB_EV_SHUTDOWN] = CELL(MOVE(0, DELETING, A(RT_DELETE) | A(PARK))),
 	// Late answers from a start that outlived its deadline.
 	[PSB_EV_START_OK] = CELL(EXIT_SEEN(A(RT_KILL)), MOVE(0, READY, A(RECORD_PID))),

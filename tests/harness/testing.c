@@ -57,15 +57,27 @@ struct run_state {
 	bool  timed_out;
 };
 
+// run_poll stops the loop once the predicate holds. It runs before the
+// loop sleeps (ev_prepare) and after it wakes (ev_check).
 static void
-run_check_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+run_poll(struct ev_loop *loop, struct run_state *st)
 {
-	struct run_state *st = w->data;
-
 	if (st->pred != NULL && st->pred(st->arg)) {
 		st->done = true;
 		ev_break(loop, EVBREAK_ONE);
 	}
+}
+
+static void
+run_check_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	run_poll(loop, w->data);
+}
+
+static void
+run_check_after_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	run_poll(loop, w->data);
 }
 
 static void
@@ -93,9 +105,7 @@ psb_test_run_until(struct ev_loop *loop, bool (*pred)(void *), void *arg,
 	ev_prepare_init(&prep, run_check_cb);
 	prep.data = &st;
 	ev_prepare_start(loop, &prep);
-	// Check after each iteration too (the prepare runs before sleeping).
-	ev_check_init(&chk,
-	        (void (*)(struct ev_loop *, ev_check *, int))run_check_cb);
+	ev_check_init(&chk, run_check_after_cb);
 	chk.data = &st;
 	ev_check_start(loop, &chk);
 	ev_timer_init(&tmo, run_timeout_cb, timeout_ms / 1000.0, 0.);

@@ -307,6 +307,10 @@ expect_api(psb_state_t s, psb_event_t e, uint32_t g)
 		if (s == ST(STARTING)) {
 			return (ex_move(s, A(SET_WANT_STOP) | A(PARK)));
 		}
+		if (s == ST(UNKNOWN) && (g & G(EXIT_RECORDED)) != 0) {
+			// The exit is recorded: it is stopped already.
+			return (ex_move(ST(EXITED), A(REPLY)));
+		}
 		if (s == ST(READY) || s == ST(UNKNOWN)) {
 			return (ex_move(ST(STOPPING), A(RT_KILL) | A(PARK)));
 		}
