@@ -605,11 +605,14 @@ ctl_apply(psb_controller_t *c, psb_sandbox_t *sb, ctl_event_t *e,
 		}
 	}
 	if (rule->next != from) {
+		char acts[512];
+
 		ctl_journal(c, sb, e, from, rule->next);
-		psb_log_sb(PSB_LOG_DEBUG, sb->id, "%s --%s--> %s",
+		psb_log_sb(PSB_LOG_DEBUG, sb->id, "%s --%s--> %s [%s]",
 		        psb_state_name(from),
 		        psb_event_name((psb_event_t)e->ev),
-		        psb_state_name(rule->next));
+		        psb_state_name(rule->next),
+		        psb_fsm_actions_str(a, ",", acts, sizeof(acts)));
 	}
 
 	// Everything else leaves after the commit.

@@ -14,6 +14,7 @@
 
 #include "fsm/fsm.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/base/error.h"
@@ -468,4 +469,53 @@ bool
 psb_fsm_settled(psb_state_t s)
 {
 	return (!psb_state_has_deadline(s));
+}
+
+static const char *
+fsm_bits_str(uint32_t bits, int count, const char *(*name)(int),
+        const char *sep, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < count; i++) {
+		int n;
+
+		if ((bits & (1u << i)) == 0) {
+			continue;
+		}
+		n = snprintf(buf + used, len - used, "%s%s",
+		        used > 0 ? sep : "", name(i));
+		if (n < 0 || (size_t)n >= len - used) {
+			break;
+		}
+		used += (size_t)n;
+	}
+	return (buf);
+}
+
+const char *
+psb_fsm_guards_str(uint32_t g, const char *sep, char *buf, size_t len)
+{
+	return (fsm_bits_str(
+	        g, PSB_GUARD_COUNT, psb_guard_name, sep, buf, len));
+}
+
+const char *
+psb_fsm_actions_str(uint32_t a, const char *sep, char *buf, size_t len)
+{
+	return (fsm_bits_str(
+	        a, PSB_ACTION_COUNT, psb_action_name, sep, buf, len));
+}
+
+const char *
+psb_fsm_kind_name(psb_fsm_kind_t k)
+{
+	switch (k) {
+	case PSB_FSM_EMPTY: return ("EMPTY");
+	case PSB_FSM_MOVE: return ("MOVE");
+	case PSB_FSM_REJECT: return ("REJECT");
+	case PSB_FSM_IGNORE: return ("IGNORE");
+	}
+	return ("?");
 }

@@ -14,6 +14,7 @@
 #define PSB_FSM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum psb_state {
@@ -115,6 +116,15 @@ const char        *psb_guard_name(int bit);
 const char        *psb_guard_desc(int bit);
 const char        *psb_action_name(int bit);
 const char        *psb_action_desc(int bit);
+
+// psb_fsm_guards_str and psb_fsm_actions_str write the names of the set
+// bits, joined by sep, into buf (len > 0; truncated to fit, always
+// terminated) and return buf. psb_fsm_kind_name names a rule kind.
+const char *psb_fsm_guards_str(
+        uint32_t g, const char *sep, char *buf, size_t len);
+const char *psb_fsm_actions_str(
+        uint32_t a, const char *sep, char *buf, size_t len);
+const char *psb_fsm_kind_name(psb_fsm_kind_t k);
 
 // psb_state_parse maps a persisted name ("READY") back; -1 if unknown.
 int psb_state_parse(const char *name);

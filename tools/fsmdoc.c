@@ -31,19 +31,22 @@ doc_usage(FILE *f)
 	           "  cmake --build <build-dir> --target fsm-docs\n");
 }
 
-// doc_bits prints the names of the set bits joined by sep.
+// doc_guards and doc_actions print the names of the set bits joined by
+// sep.
 static void
-doc_bits(FILE *f, uint32_t bits, int count, const char *(*name)(int),
-        const char *sep)
+doc_guards(FILE *f, uint32_t bits, const char *sep)
 {
-	const char *s = "";
+	char buf[512];
 
-	for (int i = 0; i < count; i++) {
-		if ((bits & (1u << i)) != 0) {
-			fprintf(f, "%s%s", s, name(i));
-			s = sep;
-		}
-	}
+	fputs(psb_fsm_guards_str(bits, sep, buf, sizeof(buf)), f);
+}
+
+static void
+doc_actions(FILE *f, uint32_t bits, const char *sep)
+{
+	char buf[1024];
+
+	fputs(psb_fsm_actions_str(bits, sep, buf, sizeof(buf)), f);
 }
 
 // A STALE runtime/timer/recovery event is ignored before the table is
@@ -78,8 +81,7 @@ doc_rule(FILE *f, psb_state_t from, const psb_fsm_rule_t *r)
 		if (r->actions == 0) {
 			fprintf(f, "no action");
 		}
-		doc_bits(f, r->actions, PSB_ACTION_COUNT, psb_action_name,
-		        ", ");
+		doc_actions(f, r->actions, ", ");
 		fprintf(f, "]");
 		if (r->code != 0) {
 			fprintf(f, "; held requests get %s (%s)",
@@ -227,8 +229,7 @@ doc_md_transitions(FILE *f)
 				}
 				if (r->guards != 0) {
 					fprintf(f, "when ");
-					doc_bits(f, r->guards, PSB_GUARD_COUNT,
-					        psb_guard_name, " + ");
+					doc_guards(f, r->guards, " + ");
 					fprintf(f, ": ");
 				} else if (n > 1) {
 					fprintf(f, "otherwise: ");
@@ -283,8 +284,7 @@ doc_dot_edge(FILE *f, psb_state_t from, psb_state_t to)
 			fprintf(f, "%s%s", sep, psb_event_name(e));
 			if (r->guards != 0) {
 				fprintf(f, " [");
-				doc_bits(f, r->guards, PSB_GUARD_COUNT,
-				        psb_guard_name, "+");
+				doc_guards(f, r->guards, "+");
 				fprintf(f, "]");
 			} else if (n > 1) {
 				fprintf(f, " [else]");

@@ -70,38 +70,13 @@ __attribute__((used, section("__libfuzzer_extra_counters"))) static uint8_t
         fz_cov[PSB_STATE_COUNT][PSB_EVENT_COUNT][PSB_FSM_MAX_ALTS + 1][4][2];
 #endif
 
-static const char *
-fz_kind_name(psb_fsm_kind_t k)
-{
-	switch (k) {
-	case PSB_FSM_EMPTY: return ("EMPTY");
-	case PSB_FSM_MOVE: return ("MOVE");
-	case PSB_FSM_REJECT: return ("REJECT");
-	case PSB_FSM_IGNORE: return ("IGNORE");
-	}
-	return ("?");
-}
-
-static void
-fz_print_bits(
-        uint32_t bits, int count, const char *(*name)(int), const char *sep)
-{
-	const char *s = "";
-
-	for (int i = 0; i < count; i++) {
-		if ((bits & (1u << i)) != 0) {
-			fprintf(stderr, "%s%s", s, name(i));
-			s = sep;
-		}
-	}
-}
-
 // fz_fail reports a broken invariant with the sandbox's recent steps and
 // aborts.
 static void
 fz_fail(const fz_model_t *m, int sb, const char *what)
 {
 	unsigned first = m->ntrace > FZ_TRACE ? m->ntrace - FZ_TRACE : 0;
+	char     buf[1024];
 
 	fprintf(stderr, "fsm_fuzz: sandbox %d: invariant broken: %s\n", sb,
 	        what);
@@ -112,13 +87,16 @@ fz_fail(const fz_model_t *m, int sb, const char *what)
 
 		fprintf(stderr, "  %s --%s [", psb_state_name(t->from),
 		        psb_event_name(t->event));
-		fz_print_bits(t->guards, PSB_GUARD_COUNT, psb_guard_name, ",");
-		fprintf(stderr, "]--> %s %s {", fz_kind_name(t->res.rule.kind),
+		fputs(psb_fsm_guards_str(t->guards, ",", buf, sizeof(buf)),
+		        stderr);
+		fprintf(stderr, "]--> %s %s {",
+		        psb_fsm_kind_name(t->res.rule.kind),
 		        t->res.rule.kind == PSB_FSM_MOVE
 		                ? psb_state_name(t->res.rule.next)
 		                : "-");
-		fz_print_bits(t->res.rule.actions, PSB_ACTION_COUNT,
-		        psb_action_name, ",");
+		fputs(psb_fsm_actions_str(
+		              t->res.rule.actions, ",", buf, sizeof(buf)),
+		        stderr);
 		fprintf(stderr, "}\n");
 	}
 	abort();
