@@ -11,6 +11,9 @@ target_include_directories(psb_libev INTERFACE ${LIBEV_INCLUDE_DIR})
 target_link_libraries(psb_libev INTERFACE ${LIBEV_LIBRARY})
 
 find_package(Threads REQUIRED)
+pkg_check_modules(PROTOBUF_C REQUIRED IMPORTED_TARGET libprotobuf-c)
+# nng ships a CMake config (nng::nng) but no pkg-config file.
+find_package(nng CONFIG REQUIRED)
 
 if(PSB_TESTS)
   pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
