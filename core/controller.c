@@ -672,7 +672,10 @@ ctl_read(psb_controller_t *c, ctl_event_t *e)
 
 	switch (req->method) {
 	case PSB_M_PLATFORM:
-	case PSB_M_LIST: out_reply(c, req, 0, NULL, NULL); return;
+	case PSB_M_LIST:
+	case PSB_M_EVENTS:
+	case PSB_M_HISTORY:
+	case PSB_M_VERSION: out_reply(c, req, 0, NULL, NULL); return;
 	case PSB_M_STATUS:
 		if (sb == NULL) {
 			out_reply(c, req, PSB_ENOENT,
@@ -1175,7 +1178,10 @@ psb_controller_submit(psb_controller_t *c, const psb_request_t *r,
 	case PSB_M_WAIT:
 	case PSB_M_STATUS:
 	case PSB_M_PLATFORM:
-	case PSB_M_LIST: e->ev = -1; break;
+	case PSB_M_LIST:
+	case PSB_M_EVENTS:
+	case PSB_M_HISTORY:
+	case PSB_M_VERSION: e->ev = -1; break;
 	default:
 		e->ev      = -1;
 		e->preset  = PSB_EINVAL;
@@ -1183,6 +1189,7 @@ psb_controller_submit(psb_controller_t *c, const psb_request_t *r,
 		break;
 	}
 	if (r->method != PSB_M_PLATFORM && r->method != PSB_M_LIST &&
+	        r->method != PSB_M_EVENTS && r->method != PSB_M_VERSION &&
 	        e->preset == 0 && !id_valid(r->sandbox_id)) {
 		e->preset  = PSB_EINVAL;
 		e->message = xasprintf("sandbox_id: \"%.80s\" is not a valid "
@@ -1196,6 +1203,17 @@ psb_controller_submit(psb_controller_t *c, const psb_request_t *r,
 		e->preset  = PSB_EINVAL;
 		e->message = xasprintf("state filter: unknown state \"%.40s\"",
 		        r->state_filter);
+	}
+	if (r->method == PSB_M_LIST && r->label_selector != NULL &&
+	        e->preset == 0) {
+		json_t *j = json_loads(r->label_selector, 0, NULL);
+
+		if (!json_is_object(j)) {
+			e->preset = PSB_EINVAL;
+			e->message =
+			        xstrdup("label selector: not a JSON object");
+		}
+		json_decref(j);
 	}
 	if (r->method == PSB_M_CREATE && e->preset == 0) {
 		e->config_len = r->config_len;

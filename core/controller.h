@@ -82,8 +82,8 @@ typedef struct psb_request {
 	const char *state_filter; // LIST: only this state name, or NULL
 	const char *label_selector; // LIST: JSON object; each key must equal
 	                            // the sandbox's label, or NULL
-	uint64_t since; // EVENTS: entries with seq > since
-	uint32_t limit; // EVENTS: at most this many (0 = max)
+	uint64_t since;             // EVENTS: entries with seq > since
+	uint32_t limit;             // EVENTS: at most this many (0 = max)
 } psb_request_t;
 
 // A sandbox as a reply shows it. Strings live as long as the reply.

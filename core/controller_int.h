@@ -28,7 +28,10 @@ struct ctl_req {
 	bool              verbose;
 	bool              canceled;
 	char             *state_filter;
-	psb_sandbox_t    *sb; // while held
+	char             *label_selector; // LIST: JSON object text
+	uint64_t          since;          // EVENTS
+	uint32_t          limit;          // EVENTS
+	psb_sandbox_t    *sb;             // while held
 	ctl_req_t        *next;
 	ctl_req_t        *prev;
 	ev_timer          timer; // held-request timeout

@@ -12,6 +12,7 @@
 
 #include "core/base/alloc.h"
 #include "core/base/clock.h"
+#include "core/base/log.h"
 #include "core/controller_int.h"
 
 static const char *const method_names[PSB_M_COUNT] = {
@@ -23,6 +24,9 @@ static const char *const method_names[PSB_M_COUNT] = {
         [PSB_M_STATUS]   = "Status",
         [PSB_M_PLATFORM] = "Platform",
         [PSB_M_LIST]     = "List",
+        [PSB_M_EVENTS]   = "Events",
+        [PSB_M_HISTORY]  = "History",
+        [PSB_M_VERSION]  = "Version",
 };
 
 const char *
@@ -69,6 +73,11 @@ ctl_req_new(psb_controller_t *c, const psb_request_t *r, psb_reply_cb cb,
 	if (r->state_filter != NULL) {
 		req->state_filter = xstrdup(r->state_filter);
 	}
+	if (r->label_selector != NULL) {
+		req->label_selector = xstrdup(r->label_selector);
+	}
+	req->since = r->since;
+	req->limit = r->limit;
 	c->nreqs++;
 	return (req);
 }
@@ -106,6 +115,7 @@ ctl_req_free(ctl_req_t *req)
 	c->free_slots[c->nfree++] = req->slot;
 	c->nreqs--;
 	free(req->state_filter);
+	free(req->label_selector);
 	free(req);
 }
 
@@ -206,7 +216,35 @@ typedef struct list_acc {
 	psb_sandbox_view_t *v;
 	size_t              n;
 	const char         *filter;
+	json_t             *selector; // labels that must all match, or NULL
 } list_acc_t;
+
+// labels_match is true when every selector key has the same value in the
+// sandbox's labels.
+static bool
+labels_match(json_t *selector, const char *labels)
+{
+	json_t     *have;
+	const char *key;
+	json_t     *want;
+	bool        ok = true;
+
+	if (selector == NULL || json_object_size(selector) == 0) {
+		return (true);
+	}
+	have = labels != NULL ? json_loads(labels, 0, NULL) : NULL;
+	json_object_foreach(selector, key, want)
+	{
+		json_t *v = json_object_get(have, key);
+
+		if (v == NULL || !json_equal(v, want)) {
+			ok = false;
+			break;
+		}
+	}
+	json_decref(have);
+	return (ok);
+}
 
 static int
 list_add(void *arg, void *value)
@@ -214,10 +252,111 @@ list_add(void *arg, void *value)
 	list_acc_t    *acc = arg;
 	psb_sandbox_t *sb  = value;
 
-	if (acc->filter == NULL ||
-	        strcmp(acc->filter, psb_state_name(sb->rec.state)) == 0) {
+	if ((acc->filter == NULL ||
+	            strcmp(acc->filter, psb_state_name(sb->rec.state)) == 0) &&
+	        labels_match(acc->selector, sb->labels)) {
 		sb_view(sb, &acc->v[acc->n++]);
 	}
+	return (0);
+}
+
+// The journal as replies show it: transitions whose strings live in the
+// collector until the reply callback returns.
+typedef struct journal_acc {
+	psb_transition_t *v;
+	char (*ids)[PSB_ID_MAX + 1];
+	size_t n;
+	size_t cap;
+} journal_acc_t;
+
+static int
+journal_add(void *arg, const psb_store_journal_t *j)
+{
+	journal_acc_t    *acc = arg;
+	psb_transition_t *t;
+	json_t           *d;
+
+	if (acc->n == acc->cap) {
+		acc->cap = acc->cap ? acc->cap * 2 : 64;
+		acc->v   = xrealloc(acc->v, acc->cap * sizeof(*acc->v));
+		acc->ids = xrealloc(acc->ids, acc->cap * sizeof(*acc->ids));
+	}
+	t = &acc->v[acc->n];
+	snprintf(acc->ids[acc->n], sizeof(acc->ids[0]), "%s",
+	        j->sandbox_id ? j->sandbox_id : "");
+	memset(t, 0, sizeof(*t));
+	t->seq         = j->seq;
+	t->time        = j->time;
+	t->from        = j->from;
+	t->event       = j->event;
+	t->to          = j->to;
+	t->exit_status = -1;
+	d = j->detail != NULL ? json_loads(j->detail, 0, NULL) : NULL;
+	if (json_is_integer(json_object_get(d, "exit_status"))) {
+		t->exit_status = (int32_t)json_integer_value(
+		        json_object_get(d, "exit_status"));
+	}
+	t->generation =
+	        (uint64_t)json_integer_value(json_object_get(d, "generation"));
+	json_decref(d);
+	acc->n++;
+	return (0);
+}
+
+static void
+journal_fix_ids(journal_acc_t *acc)
+{
+	// The array may have moved while it grew: point ids at the end.
+	for (size_t i = 0; i < acc->n; i++) {
+		acc->v[i].sandbox_id = acc->ids[i];
+	}
+}
+
+// reply_journal fills an EVENTS or HISTORY reply from the store. It runs
+// after the tick's commit, so it shows committed transitions only.
+static int
+reply_journal(psb_controller_t *c, ctl_req_t *req, psb_reply_t *reply,
+        journal_acc_t *acc, const char **msg)
+{
+	psb_error_t err = PSB_ERROR_INIT;
+	int         rv;
+
+	if (req->method == PSB_M_HISTORY) {
+		rv = psb_store_journal_read(
+		        c->store, 0, req->id, 0, journal_add, acc, &err);
+		if (rv == 0 && acc->n == 0 &&
+		        psb_map_get(c->sandboxes, req->id) == NULL) {
+			*msg = "no history for this sandbox";
+			return (PSB_ENOENT);
+		}
+	} else {
+		uint32_t limit = req->limit == 0 || req->limit > PSB_EVENTS_MAX
+		                         ? PSB_EVENTS_MAX
+		                         : req->limit;
+
+		rv = psb_store_journal_bounds(c->store, &reply->oldest_seq,
+		        &reply->newest_seq, &err);
+		if (rv == 0) {
+			rv = psb_store_journal_read(c->store, req->since, NULL,
+			        limit + 1, journal_add, acc, &err);
+		}
+		if (rv == 0 && acc->n > limit) {
+			acc->n      = limit;
+			reply->more = true;
+		}
+		// Entries after `since` that retention already dropped.
+		reply->truncated = reply->oldest_seq > req->since + 1;
+	}
+	if (rv != 0) {
+		psb_log(PSB_LOG_ERROR, "reading the journal: %s",
+		        psb_error_message(&err));
+		psb_error_release(&err);
+		*msg = "could not read the journal";
+		return (PSB_EUNAVAIL);
+	}
+	journal_fix_ids(acc);
+	reply->events     = acc->v;
+	reply->events_len = acc->n;
 	return (0);
 }
 
@@ -233,9 +372,10 @@ void
 ctl_reply(psb_controller_t *c, ctl_req_t *req, int code, const char *msg,
         const psb_sandbox_t *sb)
 {
-	psb_reply_t reply;
-	char       *info = NULL;
-	list_acc_t  acc  = {NULL, 0, NULL};
+	psb_reply_t   reply;
+	char         *info = NULL;
+	list_acc_t    acc  = {NULL, 0, NULL, NULL};
+	journal_acc_t jacc = {NULL, NULL, 0, 0};
 
 	memset(&reply, 0, sizeof(reply));
 	reply.method = req->method;
@@ -264,10 +404,29 @@ ctl_reply(psb_controller_t *c, ctl_req_t *req, int code, const char *msg,
 			acc.v      = xcalloc(psb_map_size(c->sandboxes) + 1,
 			             sizeof(*acc.v));
 			acc.filter = req->state_filter;
+			acc.selector =
+			        req->label_selector
+			                ? json_loads(
+			                          req->label_selector, 0, NULL)
+			                : NULL;
 			psb_map_each(c->sandboxes, list_add, &acc);
+			json_decref(acc.selector);
 			qsort(acc.v, acc.n, sizeof(*acc.v), view_cmp);
 			reply.list     = acc.v;
 			reply.list_len = acc.n;
+		}
+		if (req->method == PSB_M_EVENTS ||
+		        req->method == PSB_M_HISTORY) {
+			reply.code = reply_journal(
+			        c, req, &reply, &jacc, &reply.message);
+		}
+		if (req->method == PSB_M_VERSION) {
+			reply.version.runtime = psb_runtime_name(c->rt);
+			reply.version.runtime_is_test_double =
+			        psb_runtime_is_test_double(c->rt);
+			reply.version.sandboxes = psb_map_size(c->sandboxes);
+			reply.version.commit_failures = c->commit_failures;
+			reply.version.newest_seq      = c->last_seq;
 		}
 	}
 	if (req->cb != NULL) {
@@ -275,6 +434,8 @@ ctl_reply(psb_controller_t *c, ctl_req_t *req, int code, const char *msg,
 	}
 	free(info);
 	free(acc.v);
+	free(jacc.v);
+	free(jacc.ids);
 	ctl_req_free(req);
 }
 

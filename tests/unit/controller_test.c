@@ -648,6 +648,119 @@ test_list_and_platform(void **state)
 	fx_free(fx);
 }
 
+static void
+test_events_history_version(void **state)
+{
+	fx_t         *fx  = setup("events");
+	psb_request_t req = {0};
+	fx_call_t    *c;
+
+	fx_do(fx, PSB_M_CREATE, ID);
+	fx_do(fx, PSB_M_START, ID);
+	fx_do(fx, PSB_M_STOP, ID);
+	fx_do(fx, PSB_M_CREATE, "other");
+	req.method = PSB_M_EVENTS;
+	c          = fx_wait(fx, fx_submit(fx, &req));
+	assert_int_equal(c->code, 0);
+	assert_int_equal(c->events_len, 6);
+	assert_false(c->truncated);
+	assert_false(c->more);
+	assert_int_equal(c->newest_seq, 6);
+	for (size_t i = 1; i < c->events_len; i++) {
+		assert_true(c->ev_seq[i] > c->ev_seq[i - 1]);
+	}
+	assert_int_equal(c->ev_to[4], PSB_ST_EXITED);
+	assert_int_equal(c->ev_exit[4], 137);
+	assert_int_equal(c->ev_gen[4], 1);
+	// They are exactly what was published.
+	for (int i = 0; i < fx->npubs; i++) {
+		assert_int_equal(fx->pubs[i].seq, c->ev_seq[i]);
+		assert_int_equal(fx->pubs[i].to, c->ev_to[i]);
+	}
+	// Paging.
+	req.since = 2;
+	req.limit = 2;
+	c         = fx_wait(fx, fx_submit(fx, &req));
+	assert_int_equal(c->events_len, 2);
+	assert_int_equal(c->ev_seq[0], 3);
+	assert_true(c->more);
+	// History of one sandbox.
+	c = fx_do(fx, PSB_M_HISTORY, ID);
+	assert_int_equal(c->code, 0);
+	assert_int_equal(c->events_len, 5);
+	assert_int_equal(c->ev_to[0], PSB_ST_CREATED);
+	assert_int_equal(c->ev_to[4], PSB_ST_EXITED);
+	assert_int_equal(fx_do(fx, PSB_M_HISTORY, "nobody")->code, PSB_ENOENT);
+	// History outlives the sandbox.
+	fx_do(fx, PSB_M_SHUTDOWN, ID);
+	c = fx_do(fx, PSB_M_HISTORY, ID);
+	assert_int_equal(c->events_len, 7);
+	assert_int_equal(c->ev_to[6], PSB_ST_NONE);
+	c = fx_do(fx, PSB_M_VERSION, NULL);
+	assert_int_equal(c->code, 0);
+	assert_string_equal(c->version.runtime, "scripted");
+	assert_true(c->version.runtime_is_test_double);
+	assert_int_equal(c->version.sandboxes, 1);
+	assert_int_equal(c->version.newest_seq, 8);
+	fx_free(fx);
+}
+
+static void
+test_events_after_retention(void **state)
+{
+	fx_t         *fx  = fx_new("events-retention");
+	psb_request_t req = {0};
+	fx_call_t    *c;
+	char          id[16];
+
+	fx->journal_keep = 4;
+	fx_start(fx, NULL);
+	for (int i = 0; i < 40; i++) {
+		snprintf(id, sizeof(id), "sb-%d", i);
+		fx_do(fx, PSB_M_CREATE, id);
+	}
+	req.method = PSB_M_EVENTS;
+	c          = fx_wait(fx, fx_submit(fx, &req));
+	assert_int_equal(c->code, 0);
+	assert_true(c->truncated); // the caller missed pruned entries
+	assert_true(c->oldest_seq > 1);
+	assert_int_equal(c->newest_seq, 40);
+	assert_int_equal(c->ev_seq[0], c->oldest_seq);
+	req.since = c->newest_seq - 1;
+	c         = fx_wait(fx, fx_submit(fx, &req));
+	assert_false(c->truncated);
+	assert_int_equal(c->events_len, 1);
+	fx_free(fx);
+}
+
+static void
+test_list_label_selector(void **state)
+{
+	fx_t         *fx  = setup("list-selector");
+	psb_request_t req = {0};
+
+	fx_do(fx, PSB_M_CREATE, "a"); // labels {"app":"test"}
+	req.method     = PSB_M_CREATE;
+	req.sandbox_id = "b";
+	req.config     = "cfg-B";
+	req.config_len = 5;
+	req.labels     = "{\"app\":\"web\",\"tier\":\"front\"}";
+	fx_wait(fx, fx_submit(fx, &req));
+	memset(&req, 0, sizeof(req));
+	req.method         = PSB_M_LIST;
+	req.label_selector = "{\"app\":\"test\"}";
+	assert_int_equal(fx_wait(fx, fx_submit(fx, &req))->list_len, 1);
+	req.label_selector = "{\"app\":\"web\",\"tier\":\"front\"}";
+	assert_int_equal(fx_wait(fx, fx_submit(fx, &req))->list_len, 1);
+	req.label_selector = "{\"app\":\"web\",\"tier\":\"back\"}";
+	assert_int_equal(fx_wait(fx, fx_submit(fx, &req))->list_len, 0);
+	req.label_selector = "{}";
+	assert_int_equal(fx_wait(fx, fx_submit(fx, &req))->list_len, 2);
+	req.label_selector = "[1]";
+	assert_int_equal(fx_wait(fx, fx_submit(fx, &req))->code, PSB_EINVAL);
+	fx_free(fx);
+}
+
 int
 main(void)
 {
@@ -677,6 +790,9 @@ main(void)
 	        cmocka_unit_test(test_failed_commit_changes_nothing),
 	        cmocka_unit_test(test_drain),
 	        cmocka_unit_test(test_list_and_platform),
+	        cmocka_unit_test(test_events_history_version),
+	        cmocka_unit_test(test_events_after_retention),
+	        cmocka_unit_test(test_list_label_selector),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -30,7 +30,18 @@ typedef struct fx_call {
 	size_t      list_len;
 	char        info[4096];
 	bool        row_committed; // seen from a second connection at reply
-	struct fx  *fx;
+	size_t      events_len;
+	uint64_t    ev_seq[64];
+	psb_state_t ev_to[64];
+	int32_t     ev_exit[64];
+	uint64_t    ev_gen[64];
+	uint64_t    oldest_seq;
+	uint64_t    newest_seq;
+	bool        truncated;
+	bool        more;
+	psb_version_info_t version;
+	char               runtime[32];
+	struct fx         *fx;
 } fx_call_t;
 
 typedef struct fx {
@@ -47,6 +58,7 @@ typedef struct fx {
 	bool                  pub_committed[FX_MAX_PUBS];
 	int                   npubs;
 	bool                  recovered;
+	uint64_t              journal_keep; // 0 = the store's default
 } fx_t;
 
 // A second connection proves what is durable: the journal's newest seq.
@@ -100,6 +112,9 @@ fx_start(fx_t *fx, const char *db)
 	psb_store_options_t so  = PSB_STORE_OPTIONS_DEFAULT;
 	psb_error_t         err = PSB_ERROR_INIT;
 
+	if (fx->journal_keep != 0) {
+		so.journal_keep = fx->journal_keep;
+	}
 	if (db != NULL) {
 		snprintf(fx->db, sizeof(fx->db), "%s", db);
 	}
@@ -195,6 +210,26 @@ fx_reply_cb(void *arg, const psb_reply_t *r)
 	call->exit_status = r->sandbox.exit_status;
 	call->generation  = r->sandbox.generation;
 	call->list_len    = r->list_len;
+	call->events_len  = r->events_len;
+	for (size_t i = 0; i < r->events_len && i < 64; i++) {
+		call->ev_seq[i]  = r->events[i].seq;
+		call->ev_to[i]   = r->events[i].to;
+		call->ev_exit[i] = r->events[i].exit_status;
+		call->ev_gen[i]  = r->events[i].generation;
+		assert_string_equal(r->events[i].sandbox_id,
+		        r->events[0].sandbox_id[0] ? r->events[i].sandbox_id
+		                                   : "");
+	}
+	call->oldest_seq = r->oldest_seq;
+	call->newest_seq = r->newest_seq;
+	call->truncated  = r->truncated;
+	call->more       = r->more;
+	call->version    = r->version;
+	if (r->version.runtime != NULL) {
+		snprintf(call->runtime, sizeof(call->runtime), "%s",
+		        r->version.runtime);
+		call->version.runtime = call->runtime;
+	}
 	snprintf(call->msg, sizeof(call->msg), "%s",
 	        r->message ? r->message : "");
 	snprintf(call->info, sizeof(call->info), "%s",
