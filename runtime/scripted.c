@@ -11,10 +11,12 @@
 #include "runtime/scripted.h"
 
 #include <ev.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include "core/base/alloc.h"
 #include "core/base/cleanup.h"
@@ -75,6 +77,7 @@ struct scripted {
 	scr_op_t       *ops; // pending, newest first
 	uint32_t        next_pid;
 	uint64_t        calls[PSB_RTOP_COUNT];
+	char           *world_path; // option world=PATH, or NULL
 };
 
 static scripted_t *
@@ -138,6 +141,95 @@ scr_task_remove(scripted_t *s, const char *id)
 	if (t != NULL) {
 		*t = s->tasks[--s->ntasks];
 	}
+}
+
+// ---- the world on disk ---------------------------------------------------
+//
+// With the option world=PATH the world outlives the process, so that a
+// daemon killed with kill -9 and started again finds the fake tasks it
+// left, as it would find real ones in containerd. The file is rewritten
+// (write + rename) after every change. This is a test double: the small
+// synchronous write on the loop thread is accepted here, never in a real
+// backend.
+
+static const char *const scr_state_names[] = {"none", "running", "exited"};
+
+static void
+scr_world_save(scripted_t *s)
+{
+	json_t              *tasks;
+	json_t              *doc;
+	_cleanup_free_ char *tmp = NULL;
+
+	if (s->world_path == NULL) {
+		return;
+	}
+	tasks = json_array();
+	for (size_t i = 0; i < s->ntasks; i++) {
+		const scr_task_t *t = &s->tasks[i];
+
+		json_array_append_new(tasks,
+		        json_pack("{s:s, s:I, s:s, s:I, s:i, s:I}", "id",
+		                t->id, "generation", (json_int_t)t->generation,
+		                "state", scr_state_names[t->state], "pid",
+		                (json_int_t)t->pid, "exit_status",
+		                (int)t->exit_status, "exited_at",
+		                (json_int_t)t->exited_at));
+	}
+	doc = json_pack("{s:I, s:o}", "next_pid", (json_int_t)s->next_pid,
+	        "tasks", tasks);
+	tmp = xasprintf("%s.tmp", s->world_path);
+	if (json_dump_file(doc, tmp, JSON_COMPACT) != 0 ||
+	        rename(tmp, s->world_path) != 0) {
+		psb_log(PSB_LOG_ERROR, "scripted: cannot save the world to %s",
+		        s->world_path);
+	}
+	json_decref(doc);
+}
+
+static int
+scr_world_load(scripted_t *s, psb_error_t *err)
+{
+	json_error_t jerr;
+	json_t      *doc = json_load_file(s->world_path, 0, &jerr);
+	json_t      *t;
+	size_t       i;
+
+	if (doc == NULL) {
+		if (access(s->world_path, F_OK) != 0) {
+			return (0); // a new world
+		}
+		return (psb_error_make(err, PSB_EINVAL,
+		        "scripted runtime: world %s: %s", s->world_path,
+		        jerr.text));
+	}
+	s->next_pid =
+	        (uint32_t)json_integer_value(json_object_get(doc, "next_pid"));
+	json_array_foreach(json_object_get(doc, "tasks"), i, t)
+	{
+		const char *id = json_string_value(json_object_get(t, "id"));
+		const char *state =
+		        json_string_value(json_object_get(t, "state"));
+		scr_task_t *task;
+
+		if (!scr_id_ok(id) || state == NULL) {
+			continue;
+		}
+		task             = scr_task_put(s, id);
+		task->generation = (uint64_t)json_integer_value(
+		        json_object_get(t, "generation"));
+		task->state = strcmp(state, "running") == 0  ? PSB_FAKE_RUNNING
+		              : strcmp(state, "exited") == 0 ? PSB_FAKE_EXITED
+		                                             : PSB_FAKE_NONE;
+		task->pid   = (uint32_t)json_integer_value(
+		          json_object_get(t, "pid"));
+		task->exit_status = (int32_t)json_integer_value(
+		        json_object_get(t, "exit_status"));
+		task->exited_at = (int64_t)json_integer_value(
+		        json_object_get(t, "exited_at"));
+	}
+	json_decref(doc);
+	return (0);
 }
 
 // ---- rules --------------------------------------------------------------
@@ -376,6 +468,7 @@ scr_op_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	psb_log_sb(PSB_LOG_DEBUG, op->id, "scripted: %s",
 	        psb_event_name(ev.event));
+	scr_world_save(s);
 	// The sink may close the runtime: touch neither s nor the world
 	// after this. op is already unlinked, so it is ours to free.
 	psb_runtime_emit(s->rt, &ev);
@@ -389,15 +482,27 @@ scr_init(psb_runtime_t *rt, const char *options, void **impl, psb_error_t *err)
 {
 	scripted_t *s;
 
-	if (options != NULL && options[0] != '\0') {
+	if (options != NULL && options[0] != '\0' &&
+	        (strncmp(options, "world=", 6) != 0 || options[6] == '\0')) {
 		return (psb_error_make(err, PSB_EINVAL,
-		        "scripted runtime: unknown option \"%s\"", options));
+		        "scripted runtime: unknown option \"%s\" (known: "
+		        "world=PATH)",
+		        options));
 	}
 	s        = xcalloc(1, sizeof(*s));
 	s->magic = SCR_MAGIC;
 	s->rt    = rt;
 	s->loop  = psb_runtime_loop(rt);
-	*impl    = s;
+	if (options != NULL && options[0] != '\0') {
+		s->world_path = xstrdup(options + 6);
+		if (scr_world_load(s, err) != 0) {
+			free(s->world_path);
+			free(s->tasks);
+			free(s);
+			return (err != NULL ? err->code : PSB_EINVAL);
+		}
+	}
+	*impl = s;
 	return (0);
 }
 
@@ -417,6 +522,7 @@ scr_fini(void *impl)
 	}
 	scr_rules_clear(s);
 	free(s->tasks);
+	free(s->world_path);
 	s->magic = 0;
 	free(s);
 }
@@ -580,6 +686,7 @@ psb_scripted_exit(psb_runtime_t *rt, const char *id, int32_t status)
 	op->pid        = t->pid;
 	op->status     = status;
 	op->exited_at  = t->exited_at;
+	scr_world_save(s);
 	scr_op_arm(op, 0);
 	return (0);
 }
@@ -597,6 +704,7 @@ psb_scripted_set_task(psb_runtime_t *rt, const char *id, uint64_t generation,
 	}
 	if (state == PSB_FAKE_NONE) {
 		scr_task_remove(s, id);
+		scr_world_save(s);
 		return;
 	}
 	t              = scr_task_put(s, id);
@@ -605,6 +713,7 @@ psb_scripted_set_task(psb_runtime_t *rt, const char *id, uint64_t generation,
 	t->pid         = pid;
 	t->exit_status = state == PSB_FAKE_EXITED ? exit_status : 0;
 	t->exited_at   = state == PSB_FAKE_EXITED ? psb_now_ns() : 0;
+	scr_world_save(s);
 }
 
 psb_fake_task_t

@@ -612,6 +612,60 @@ test_calls_and_bad_ids(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
+// With world=PATH the fake tasks outlive the runtime (and the process):
+// a second runtime on the same file finds them as they were left.
+static void
+test_world_file(void **state)
+{
+	fx_t            *fx  = *state;
+	psb_error_t      err = PSB_ERROR_INIT;
+	psb_runtime_t   *rt2 = NULL;
+	psb_rt_sandbox_t a   = sb("a", 3);
+	psb_rt_sandbox_t b   = sb("b", 1);
+	char             opt[700];
+	uint32_t         pid = 0;
+	int32_t          st  = 0;
+
+	psb_test_tmpdir("scripted-world");
+	snprintf(opt, sizeof(opt), "world=%s", psb_test_path("world.json"));
+	psb_runtime_close(fx->rt);
+	assert_int_equal(
+	        psb_runtime_open("scripted", fx->loop, opt, &fx->rt, &err), 0);
+	psb_runtime_set_sink(fx->rt, sink_cb, fx);
+	assert_int_equal(psb_runtime_start(fx->rt, &a), 0);
+	assert_int_equal(psb_runtime_start(fx->rt, &b), 0);
+	wait_for(fx, 2);
+	assert_int_equal(psb_scripted_exit(fx->rt, "b", 9), 0);
+	wait_for(fx, 3);
+	psb_runtime_close(fx->rt);
+	fx->rt = NULL;
+
+	assert_int_equal(
+	        psb_runtime_open("scripted", fx->loop, opt, &rt2, &err), 0);
+	assert_int_equal(
+	        psb_scripted_task(rt2, "a", &pid, NULL), PSB_FAKE_RUNNING);
+	assert_int_equal(pid, fx->evs[0].pid);
+	assert_int_equal(
+	        psb_scripted_task(rt2, "b", NULL, &st), PSB_FAKE_EXITED);
+	assert_int_equal(st, 9);
+	fx->rt = rt2;
+
+	// A world file that is not JSON is refused, not overwritten.
+	{
+		const char *bad = psb_test_path("world-bad.json");
+		FILE       *f   = fopen(bad, "w");
+
+		assert_non_null(f);
+		fputs("garbage", f);
+		fclose(f);
+		snprintf(opt, sizeof(opt), "world=%s", bad);
+	}
+	assert_int_equal(
+	        psb_runtime_open("scripted", fx->loop, opt, &rt2, &err),
+	        PSB_EINVAL);
+	psb_error_release(&err);
+}
+
 int
 main(void)
 {
@@ -633,6 +687,7 @@ main(void)
 	        T(test_close_from_sink),
 	        T(test_platform),
 	        T(test_open_errors),
+	        T(test_world_file),
 	        T(test_calls_and_bad_ids),
 	};
 
