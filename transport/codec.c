@@ -1,1 +1,989 @@
-// placeholder: being written
+//
+// podsandboxd - the wire codec: podsandbox.v1 Request/Response/Event <->
+// psb_request_t / psb_reply_t / psb_transition_t (DESIGN.md §5, §8).
+//
+// Everything a client sends is checked here, before it reaches the
+// controller, and every error names the field path as the client wrote
+// it ("create.config.port_mappings[1].host_ip"). The controller checks
+// ids again (it is also reachable without this codec); the two messages
+// differ only in the method prefix.
+//
+// Encoding builds Response messages on the stack with the protobuf-c INIT
+// macros; everything they point to is either borrowed from the reply or
+// recorded in a small scratch list that is released after packing.
+//
+
+#include "transport/codec.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base/alloc.h"
+#include "core/base/cleanup.h"
+#include "fsm/fsm.h"
+#include "podsandbox.pb-c.h"
+#include "transport/config_json.h"
+
+// An encoded PodSandboxConfig larger than this is refused: it is stored
+// per sandbox and shown by Status, and Kubernetes bounds annotations
+// alone to 256 KiB. Half of the server's default message cap.
+#define CD_CONFIG_MAX    (512 * 1024)
+#define CD_HANDLER_MAX   64
+#define CD_QUOTE_MAX     80 // bytes of a bad value echoed in a message
+#define CD_STOP_SECS_MAX (UINT32_MAX / 1000u)
+#define CD_PATH_MAX      256
+// Shorter names for the generated oneof case constants.
+#define CD_M(c)      PODSANDBOX__V1__REQUEST__METHOD_##c
+#define CD_R(c)      PODSANDBOX__V1__RESPONSE__RESULT_##c
+#define CD_LABELS(m) (&podsandbox__v1__##m##__labels_entry__descriptor)
+#define CD_ID_RULE                                               \
+	"1-76 characters: letters and digits, joined by single " \
+	"'.', '_' or '-'"
+
+struct psb_codec_request {
+	Podsandbox__V1__Request *msg;    // every string req points into
+	uint8_t                 *config; // CREATE: re-packed config
+	char                    *labels; // CREATE: labels JSON
+	char                    *label_selector; // LIST
+};
+
+// What each oneof case of Request becomes.
+typedef struct cd_method {
+	const char  *name; // the oneof field name, prefix of error paths
+	psb_method_t method;
+	bool         needs_id;
+} cd_method_t;
+
+static const cd_method_t cd_methods[] = {
+        [CD_M(CREATE)]   = {"create", PSB_M_CREATE, true},
+        [CD_M(START)]    = {"start", PSB_M_START, true},
+        [CD_M(PLATFORM)] = {"platform", PSB_M_PLATFORM, false},
+        [CD_M(STOP)]     = {"stop", PSB_M_STOP, true},
+        [CD_M(WAIT)]     = {"wait", PSB_M_WAIT, true},
+        [CD_M(STATUS)]   = {"status", PSB_M_STATUS, true},
+        [CD_M(SHUTDOWN)] = {"shutdown", PSB_M_SHUTDOWN, true},
+        [CD_M(LIST)]     = {"list", PSB_M_LIST, false},
+        [CD_M(EVENTS)]   = {"events", PSB_M_EVENTS, false},
+        [CD_M(HISTORY)]  = {"history", PSB_M_HISTORY, true},
+        [CD_M(VERSION)]  = {"version", PSB_M_VERSION, false},
+};
+
+// cd_quote copies at most CD_QUOTE_MAX bytes of s for an error message,
+// with control characters replaced: the message is echoed to the client
+// and may be logged, so a request must not be able to forge log lines.
+static const char *
+cd_quote(char *buf, size_t size, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < size && i < CD_QUOTE_MAX; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		buf[i] = (c < 0x20 || c == 0x7f || c == '"') ? '?' : (char)c;
+	}
+	buf[i] = '\0';
+	return (buf);
+}
+
+static bool
+cd_alnum(char c)
+{
+	return ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	        (c >= '0' && c <= '9'));
+}
+
+// containerd's identifiers.Validate: ^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$
+static bool
+cd_id_valid(const char *s)
+{
+	bool   after_sep = true; // must start with a letter or digit
+	size_t n         = 0;
+
+	for (; s[n] != '\0'; n++) {
+		if (cd_alnum(s[n])) {
+			after_sep = false;
+		} else if ((s[n] == '.' || s[n] == '_' || s[n] == '-') &&
+		           !after_sep) {
+			after_sep = true;
+		} else {
+			return (false);
+		}
+	}
+	return (n > 0 && n <= PSB_ID_MAX && !after_sep);
+}
+
+static int
+cd_check_id(const char *method, const char *id, psb_error_t *err)
+{
+	char q[CD_QUOTE_MAX + 1];
+
+	if (id == NULL || id[0] == '\0') {
+		return (psb_error_make(
+		        err, PSB_EINVAL, "%s.sandbox_id: required", method));
+	}
+	if (strlen(id) > PSB_ID_MAX) {
+		return (psb_error_make(err, PSB_EINVAL,
+		        "%s.sandbox_id: \"%s...\" is too long (%zu "
+		        "characters, at most %d)",
+		        method, cd_quote(q, 33, id), strlen(id), PSB_ID_MAX));
+	}
+	if (!cd_id_valid(id)) {
+		return (psb_error_make(err, PSB_EINVAL,
+		        "%s.sandbox_id: \"%s\" is not a valid id (" CD_ID_RULE
+		        ")",
+		        method, cd_quote(q, sizeof(q), id)));
+	}
+	return (0);
+}
+
+// Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF). protobuf-c
+// does not check proto3 strings; jansson, the store and every client do.
+static bool
+cd_utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != '\0') {
+		unsigned c = *p, n, cp;
+
+		if (c < 0x80) {
+			p++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1, cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2, cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3, cp = c & 0x07;
+		} else {
+			return (false);
+		}
+		for (unsigned i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80) {
+				return (false);
+			}
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if ((n == 2 &&
+		            (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		        (n == 3 && (cp < 0x10000 || cp > 0x10ffff))) {
+			return (false);
+		}
+		p += n + 1;
+	}
+	return (true);
+}
+
+// cd_check_message walks every field of m: strings must be UTF-8 and
+// enums known values, so whatever passes can be shown as JSON and its
+// enums by name. path is the field path so far (modified, restored).
+static int
+cd_check_message(
+        const ProtobufCMessage *m, char *path, size_t len, psb_error_t *err)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+
+	for (unsigned f = 0; f < d->n_fields; f++) {
+		const ProtobufCFieldDescriptor *fd = &d->fields[f];
+		const char *mem = (const char *)m + fd->offset;
+		size_t      n   = 1;
+		size_t      size;
+		int         w;
+
+		if (fd->type != PROTOBUF_C_TYPE_STRING &&
+		        fd->type != PROTOBUF_C_TYPE_ENUM &&
+		        fd->type != PROTOBUF_C_TYPE_MESSAGE) {
+			continue;
+		}
+		size = fd->type == PROTOBUF_C_TYPE_ENUM ? sizeof(int)
+		                                        : sizeof(void *);
+		if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+			n   = *(const size_t *)((const char *)m +
+                                              fd->quantifier_offset);
+			mem = *(const char *const *)mem;
+		} else if ((fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		           *(const uint32_t *)((const char *)m +
+		                               fd->quantifier_offset) !=
+		                   fd->id) {
+			continue; // another member of the oneof is set
+		}
+		for (size_t i = 0; i < n; i++) {
+			const void *slot = mem + i * size;
+
+			w = fd->label == PROTOBUF_C_LABEL_REPEATED
+			            ? snprintf(path + len, CD_PATH_MAX - len,
+			                      "%s%s[%zu]", len ? "." : "",
+			                      fd->name, i)
+			            : snprintf(path + len, CD_PATH_MAX - len,
+			                      "%s%s", len ? "." : "",
+			                      fd->name);
+			if (w < 0 || (size_t)w >= CD_PATH_MAX - len) {
+				w = 0; // too deep to name; checks go on
+			}
+			if (fd->type == PROTOBUF_C_TYPE_STRING) {
+				const char *s = *(const char *const *)slot;
+
+				if (s != NULL && !cd_utf8_valid(s)) {
+					return (psb_error_make(err, PSB_EINVAL,
+					        "%s: not valid UTF-8", path));
+				}
+			} else if (fd->type == PROTOBUF_C_TYPE_ENUM) {
+				int e = *(const int *)slot;
+
+				if (protobuf_c_enum_descriptor_get_value(
+				            fd->descriptor, e) == NULL) {
+					return (psb_error_make(err, PSB_EINVAL,
+					        "%s: unknown value %d", path,
+					        e));
+				}
+			} else if (*(ProtobufCMessage *const *)slot != NULL) {
+				int rv = cd_check_message(
+				        *(ProtobufCMessage *const *)slot, path,
+				        len + (size_t)w, err);
+
+				if (rv != 0) {
+					return (rv);
+				}
+			}
+			path[len] = '\0';
+		}
+	}
+	return (0);
+}
+
+static bool
+cd_ip_valid(const char *s)
+{
+	unsigned char addr[16];
+
+	return (inet_pton(AF_INET, s, addr) == 1 ||
+	        inet_pton(AF_INET6, s, addr) == 1);
+}
+
+// cd_check_keys refuses empty map keys (labels, annotations, sysctls):
+// they cannot be matched, and the OCI spec rejects empty sysctl names.
+static int
+cd_check_keys(
+        const char *path, size_t n, void *const *entries, psb_error_t *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		// Every map entry type is {base, key, value}.
+		const Podsandbox__V1__PodSandboxConfig__LabelsEntry *e =
+		        entries[i];
+
+		if (e->key == NULL || e->key[0] == '\0') {
+			return (psb_error_make(
+			        err, PSB_EINVAL, "%s: empty key", path));
+		}
+	}
+	return (0);
+}
+
+static int
+cd_check_ports(const Podsandbox__V1__PodSandboxConfig *c, psb_error_t *err)
+{
+	char q[CD_QUOTE_MAX + 1];
+
+	for (size_t i = 0; i < c->n_port_mappings; i++) {
+		const Podsandbox__V1__PortMapping *pm = c->port_mappings[i];
+		const int32_t ports[] = {pm->container_port, pm->host_port};
+
+		for (int k = 0; k < 2; k++) {
+			if (ports[k] < 0 || ports[k] > 65535) {
+				return (psb_error_make(err, PSB_EINVAL,
+				        "create.config.port_mappings[%zu].%s: "
+				        "%d is out of range (0-65535)",
+				        i, k ? "host_port" : "container_port",
+				        ports[k]));
+			}
+		}
+		if (pm->host_ip != NULL && pm->host_ip[0] != '\0' &&
+		        !cd_ip_valid(pm->host_ip)) {
+			return (psb_error_make(err, PSB_EINVAL,
+			        "create.config.port_mappings[%zu].host_ip: "
+			        "\"%s\" is not an IPv4 or IPv6 address",
+			        i, cd_quote(q, sizeof(q), pm->host_ip)));
+		}
+	}
+	return (0);
+}
+
+// cd_check_config applies CRI's rules for a RunPodSandbox config (plus
+// the bounds the daemon needs) to an already type-checked config.
+static int
+cd_check_config(const Podsandbox__V1__PodSandboxConfig *c, psb_error_t *err)
+{
+	const Podsandbox__V1__PodSandboxMetadata *md = c->metadata;
+	char                                      q[CD_QUOTE_MAX + 1];
+	size_t                                    size;
+	int                                       rv;
+
+	if (md == NULL) {
+		return (psb_error_make(
+		        err, PSB_EINVAL, "create.config.metadata: required"));
+	}
+	if (md->name == NULL || md->name[0] == '\0') {
+		return (psb_error_make(err, PSB_EINVAL,
+		        "create.config.metadata.name: required"));
+	}
+	if (md->namespace_ == NULL || md->namespace_[0] == '\0') {
+		return (psb_error_make(err, PSB_EINVAL,
+		        "create.config.metadata.namespace: required"));
+	}
+	if (md->uid == NULL || md->uid[0] == '\0') {
+		return (psb_error_make(err, PSB_EINVAL,
+		        "create.config.metadata.uid: required"));
+	}
+	if ((rv = cd_check_ports(c, err)) != 0) {
+		return (rv);
+	}
+	for (size_t i = 0;
+	        c->dns_config != NULL && i < c->dns_config->n_servers; i++) {
+		if (!cd_ip_valid(c->dns_config->servers[i])) {
+			return (psb_error_make(err, PSB_EINVAL,
+			        "create.config.dns_config.servers[%zu]: "
+			        "\"%s\" is not an IPv4 or IPv6 address",
+			        i,
+			        cd_quote(q, sizeof(q),
+			                c->dns_config->servers[i])));
+		}
+	}
+	if ((rv = cd_check_keys("create.config.labels", c->n_labels,
+	             (void *const *)c->labels, err)) != 0 ||
+	        (rv = cd_check_keys("create.config.annotations",
+	                 c->n_annotations, (void *const *)c->annotations,
+	                 err)) != 0) {
+		return (rv);
+	}
+	if (c->linux != NULL &&
+	        (rv = cd_check_keys("create.config.linux.sysctls",
+	                 c->linux->n_sysctls, (void *const *)c->linux->sysctls,
+	                 err)) != 0) {
+		return (rv);
+	}
+	size = podsandbox__v1__pod_sandbox_config__get_packed_size(c);
+	if (size > CD_CONFIG_MAX) {
+		return (psb_error_make(err, PSB_EINVAL,
+		        "create.config: %zu bytes encoded, more than the "
+		        "limit of %d",
+		        size, CD_CONFIG_MAX));
+	}
+	return (0);
+}
+
+// cd_check_handler: the handler names a runtime in the daemon's config
+// and ends up in logs and paths, so it gets an identifier's charset.
+static int
+cd_check_handler(const char *h, psb_error_t *err)
+{
+	char   q[CD_QUOTE_MAX + 1];
+	size_t n = strlen(h);
+
+	for (size_t i = 0; i < n; i++) {
+		if (!cd_alnum(h[i]) && h[i] != '.' && h[i] != '_' &&
+		        h[i] != '-') {
+			return (psb_error_make(err, PSB_EINVAL,
+			        "create.runtime_handler: \"%s\" has a "
+			        "character "
+			        "other than letters, digits, '.', '_' and '-'",
+			        cd_quote(q, sizeof(q), h)));
+		}
+	}
+	if (n > CD_HANDLER_MAX) {
+		return (psb_error_make(err, PSB_EINVAL,
+		        "create.runtime_handler: %zu characters, at most %d",
+		        n, CD_HANDLER_MAX));
+	}
+	return (0);
+}
+
+// cd_map_json turns string map entries into compact JSON text with
+// sorted keys (stable bytes for the store and for comparing configs).
+static char *
+cd_map_json(size_t n, void *const *entries)
+{
+	json_t *o = json_object();
+	char   *s;
+
+	for (size_t i = 0; i < n; i++) {
+		const Podsandbox__V1__PodSandboxConfig__LabelsEntry *e =
+		        entries[i];
+
+		// Already UTF-8 checked; a later duplicate key wins, as
+		// proto3 map semantics say.
+		json_object_set_new(o, e->key,
+		        json_string(e->value != NULL ? e->value : ""));
+	}
+	s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	if (s == NULL) {
+		abort(); // only on OOM: the input was validated
+	}
+	return (s);
+}
+
+static int
+cd_decode_create(const Podsandbox__V1__CreateRequest *cr, psb_request_t *req,
+        psb_codec_request_t *h, psb_error_t *err)
+{
+	size_t len;
+	int    rv;
+
+	if (cr->config == NULL) {
+		return (psb_error_make(
+		        err, PSB_EINVAL, "create.config: required"));
+	}
+	if ((rv = cd_check_config(cr->config, err)) != 0 ||
+	        (rv = cd_check_handler(cr->runtime_handler, err)) != 0) {
+		return (rv);
+	}
+	// Re-packed from the validated message rather than sliced out of
+	// the request, so the stored bytes are exactly what was checked (a
+	// singular field repeated on the wire keeps only the value checked).
+	len = podsandbox__v1__pod_sandbox_config__get_packed_size(cr->config);
+	h->config = xmalloc(len ? len : 1);
+	podsandbox__v1__pod_sandbox_config__pack(cr->config, h->config);
+	h->labels = cd_map_json(
+	        cr->config->n_labels, (void *const *)cr->config->labels);
+	req->config     = h->config;
+	req->config_len = len;
+	req->labels     = h->labels;
+	req->runtime_handler =
+	        cr->runtime_handler[0] != '\0' ? cr->runtime_handler : NULL;
+	return (0);
+}
+
+static int
+cd_decode_list(const Podsandbox__V1__ListRequest *lr, psb_request_t *req,
+        psb_codec_request_t *h, psb_error_t *err)
+{
+	char q[CD_QUOTE_MAX + 1];
+	int  rv;
+
+	if (lr->state[0] != '\0') {
+		if (psb_state_parse(lr->state) < 0) {
+			return (psb_error_make(err, PSB_EINVAL,
+			        "list.state: unknown state \"%s\"",
+			        cd_quote(q, sizeof(q), lr->state)));
+		}
+		req->state_filter = lr->state;
+	}
+	if (lr->n_label_selector > 0) {
+		if ((rv = cd_check_keys("list.label_selector",
+		             lr->n_label_selector,
+		             (void *const *)lr->label_selector, err)) != 0) {
+			return (rv);
+		}
+		h->label_selector   = cd_map_json(lr->n_label_selector,
+		          (void *const *)lr->label_selector);
+		req->label_selector = h->label_selector;
+	}
+	return (0);
+}
+
+// cd_id_of returns the sandbox_id of the method's submessage (every one
+// that has it keeps it as field 1), or NULL.
+static const char *
+cd_id_of(const Podsandbox__V1__Request *msg)
+{
+	const ProtobufCMessage *sub = (const ProtobufCMessage *)msg->create;
+	const ProtobufCFieldDescriptor *fd;
+
+	if (sub == NULL) {
+		return (NULL);
+	}
+	fd = protobuf_c_message_descriptor_get_field_by_name(
+	        sub->descriptor, "sandbox_id");
+	return (fd != NULL ? *(const char *const *)((const char *)sub +
+	                                            fd->offset)
+	                   : NULL);
+}
+
+static int
+cd_decode_method(const Podsandbox__V1__Request *msg, psb_request_t *req,
+        psb_codec_request_t *h, psb_error_t *err)
+{
+	const cd_method_t *m  = &cd_methods[msg->method_case];
+	const char        *id = cd_id_of(msg);
+	int                rv;
+
+	req->method = m->method;
+	if (m->needs_id) {
+		if ((rv = cd_check_id(m->name, id, err)) != 0) {
+			return (rv);
+		}
+		req->sandbox_id = id;
+	} else if (id != NULL && cd_id_valid(id)) {
+		req->sandbox_id = id; // Platform: ignored, as in containerd
+	}
+	switch (msg->method_case) {
+	case CD_M(CREATE): return (cd_decode_create(msg->create, req, h, err));
+	case CD_M(STOP):
+		// The wire has seconds (CRI), the controller milliseconds;
+		// uint32 ms still covers 49 days.
+		req->timeout_ms = msg->stop->timeout_secs > CD_STOP_SECS_MAX
+		                          ? UINT32_MAX
+		                          : msg->stop->timeout_secs * 1000u;
+		return (0);
+	case CD_M(WAIT): req->timeout_ms = msg->wait->timeout_ms; return (0);
+	case CD_M(STATUS): req->verbose = msg->status->verbose; return (0);
+	case CD_M(LIST): return (cd_decode_list(msg->list, req, h, err));
+	case CD_M(EVENTS):
+		// 0 means "as many as allowed"; more than allowed is not an
+		// error either: the reply says "more" and the client pages.
+		req->since = msg->events->since;
+		req->limit = msg->events->limit;
+		if (req->limit == 0 || req->limit > PSB_EVENTS_MAX) {
+			req->limit = PSB_EVENTS_MAX;
+		}
+		return (0);
+	default: return (0);
+	}
+}
+
+int
+psb_codec_decode_request(const void *buf, size_t len, psb_request_t *req,
+        psb_codec_request_t **holder, psb_error_t *err)
+{
+	Podsandbox__V1__Request *msg;
+	psb_codec_request_t     *h;
+	char                     path[CD_PATH_MAX];
+	size_t                   plen;
+	int                      rv;
+
+	if (buf == NULL && len > 0) {
+		return (psb_error_make(
+		        err, PSB_EINVAL, "malformed request: no buffer"));
+	}
+	msg = podsandbox__v1__request__unpack(NULL, len, buf);
+	if (msg == NULL) {
+		return (psb_error_make(err, PSB_EINVAL,
+		        "malformed request: not a podsandbox.v1.Request"));
+	}
+	if (msg->method_case == PODSANDBOX__V1__REQUEST__METHOD__NOT_SET ||
+	        (size_t)msg->method_case >= PSB_NELEM(cd_methods) ||
+	        cd_methods[msg->method_case].name == NULL) {
+		podsandbox__v1__request__free_unpacked(msg, NULL);
+		return (psb_error_make(
+		        err, PSB_EINVAL, "request has no method"));
+	}
+	h      = xcalloc(1, sizeof(*h));
+	h->msg = msg;
+	memset(req, 0, sizeof(*req));
+	plen = (size_t)snprintf(
+	        path, sizeof(path), "%s", cd_methods[msg->method_case].name);
+	if ((rv = cd_check_message((const ProtobufCMessage *)msg->create, path,
+	             plen, err)) != 0 ||
+	        (rv = cd_decode_method(msg, req, h, err)) != 0) {
+		psb_codec_request_free(h);
+		memset(req, 0, sizeof(*req));
+		return (rv);
+	}
+	*holder = h;
+	return (0);
+}
+
+void
+psb_codec_request_free(psb_codec_request_t *h)
+{
+	if (h == NULL) {
+		return;
+	}
+	podsandbox__v1__request__free_unpacked(h->msg, NULL);
+	free(h->config);
+	free(h->labels);
+	free(h->label_selector);
+	free(h);
+}
+
+int
+psb_codec_api_code(int e)
+{
+	switch (e) {
+	case PSB_OK: return (PODSANDBOX__V1__CODE__OK);
+	case PSB_EINVAL: return (PODSANDBOX__V1__CODE__INVALID_ARGUMENT);
+	case PSB_ENOENT: return (PODSANDBOX__V1__CODE__NOT_FOUND);
+	case PSB_EEXIST: return (PODSANDBOX__V1__CODE__ALREADY_EXISTS);
+	case PSB_ESTATE: return (PODSANDBOX__V1__CODE__FAILED_PRECONDITION);
+	case PSB_ETIMEDOUT: return (PODSANDBOX__V1__CODE__DEADLINE_EXCEEDED);
+	case PSB_EUNAVAIL: return (PODSANDBOX__V1__CODE__UNAVAILABLE);
+	case PSB_EPERM: return (PODSANDBOX__V1__CODE__PERMISSION_DENIED);
+	case PSB_ENOSPC: return (PODSANDBOX__V1__CODE__RESOURCE_EXHAUSTED);
+	case PSB_ENOTSUP: return (PODSANDBOX__V1__CODE__UNIMPLEMENTED);
+	// A dropped request is what gRPC calls CANCELLED; the client did
+	// not get an answer, which is not a daemon fault.
+	case PSB_ECANCELED: return (PODSANDBOX__V1__CODE__CANCELLED);
+	// The database is locked by another process: retrying may work.
+	case PSB_EBUSY: return (PODSANDBOX__V1__CODE__UNAVAILABLE);
+	default: return (PODSANDBOX__V1__CODE__INTERNAL);
+	}
+}
+
+// ---- encoding ----
+
+// cd_scratch records what an encoding allocated, released after packing:
+// the Response itself only borrows.
+typedef struct cd_item {
+	void (*fn)(void *);
+	void *p;
+} cd_item_t;
+
+typedef struct cd_scratch {
+	cd_item_t *items;
+	size_t     n, cap;
+} cd_scratch_t;
+
+static void
+cd_json_decref(void *p)
+{
+	json_decref(p);
+}
+
+static void
+cd_config_free(void *p)
+{
+	psb_pbjson_config_free(p);
+}
+
+static void *
+cd_keep(cd_scratch_t *s, void (*fn)(void *), void *p)
+{
+	if (s->n == s->cap) {
+		s->cap   = s->cap ? 2 * s->cap : 16;
+		s->items = xrealloc(s->items, s->cap * sizeof(*s->items));
+	}
+	s->items[s->n].fn  = fn;
+	s->items[s->n++].p = p;
+	return (p);
+}
+
+static void *
+cd_alloc(cd_scratch_t *s, size_t nmemb, size_t size)
+{
+	return (cd_keep(s, free, xcalloc(nmemb ? nmemb : 1, size)));
+}
+
+static void
+cd_scratch_release(cd_scratch_t *s)
+{
+	// Newest first: a JSON text may point into an older json_t.
+	while (s->n > 0) {
+		s->n--;
+		s->items[s->n].fn(s->items[s->n].p);
+	}
+	free(s->items);
+}
+
+// cd_str returns s for a message field: protobuf-c never writes through
+// it, and packs NULL or "" as absent.
+static char *
+cd_str(const char *s)
+{
+	return ((char *)(s != NULL ? s : ""));
+}
+
+// CD_FIXED copies a char array field that may fill its array without a
+// terminator.
+#define CD_FIXED(s, a) ((char *)cd_keep((s), free, xstrndup((a), sizeof(a))))
+
+// cd_map builds map entries of entry type ed from a JSON object text
+// (view labels). Entries borrow the parsed JSON, kept in s. Text that is
+// not a JSON object gives an empty map: a reply must not fail because a
+// stored row is odd. Returns the entry array (any entry pointer type).
+static void *
+cd_map(cd_scratch_t *s, const ProtobufCMessageDescriptor *ed, const char *text,
+        size_t *n)
+{
+	json_t     *o;
+	const char *key;
+	json_t     *v;
+	void      **arr;
+
+	*n = 0;
+	if (text == NULL || (o = json_loads(text, 0, NULL)) == NULL) {
+		return (NULL);
+	}
+	cd_keep(s, cd_json_decref, o);
+	if (!json_is_object(o) || json_object_size(o) == 0) {
+		return (NULL);
+	}
+	arr = cd_alloc(s, json_object_size(o), sizeof(void *));
+	json_object_foreach(o, key, v)
+	{
+		ProtobufCMessage *e;
+
+		if (!json_is_string(v)) {
+			continue;
+		}
+		e = cd_alloc(s, 1, ed->sizeof_message);
+		ed->message_init(e);
+		*(char **)((char *)e + ed->fields[0].offset) = cd_str(key);
+		*(char **)((char *)e + ed->fields[1].offset) =
+		        cd_str(json_string_value(v));
+		arr[(*n)++] = e;
+	}
+	return (arr);
+}
+
+// cd_info puts the decoded config into the verbose info JSON under
+// "config" (the controller stores bytes and cannot render them).
+static char *
+cd_info(cd_scratch_t *s, const char *info,
+        const Podsandbox__V1__PodSandboxConfig *cfg)
+{
+	json_t *o;
+	char   *text;
+
+	if (cfg == NULL || (o = json_loads(info, 0, NULL)) == NULL) {
+		return (cd_str(info));
+	}
+	cd_keep(s, cd_json_decref, o);
+	if (!json_is_object(o)) {
+		return (cd_str(info));
+	}
+	json_object_set_new(o, "config", psb_pbjson_config_to_json(cfg));
+	if ((text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
+	        NULL) {
+		return (cd_str(info));
+	}
+	return (cd_keep(s, free, text));
+}
+
+static Podsandbox__V1__ControllerStatus *
+cd_status(cd_scratch_t *s, const psb_sandbox_view_t *v, bool with_info)
+{
+	Podsandbox__V1__ControllerStatus *cs  = cd_alloc(s, 1, sizeof(*cs));
+	Podsandbox__V1__PodSandboxConfig *cfg = NULL;
+
+	podsandbox__v1__controller_status__init(cs);
+	cs->sandbox_id      = cd_str(v->id);
+	cs->pid             = v->pid;
+	cs->state           = cd_str(psb_state_name(v->state));
+	cs->created_at      = v->created_at;
+	cs->exited_at       = v->exited_at;
+	cs->generation      = v->generation;
+	cs->exit_status     = v->exit_status;
+	cs->runtime_handler = cd_str(v->runtime_handler);
+	cs->started_at      = v->started_at;
+	cs->labels          = cd_map(
+	                 s, CD_LABELS(controller_status), v->labels, &cs->n_labels);
+	if (v->config != NULL && v->config_len > 0) {
+		// A row that does not decode still shows everything else.
+		cfg = podsandbox__v1__pod_sandbox_config__unpack(
+		        NULL, v->config_len, v->config);
+	}
+	if (cfg != NULL) {
+		cd_keep(s, cd_config_free, cfg);
+		cs->metadata = cfg->metadata;
+	}
+	if (with_info && v->info != NULL) {
+		Podsandbox__V1__ControllerStatus__InfoEntry *e =
+		        cd_alloc(s, 1, sizeof(*e));
+
+		podsandbox__v1__controller_status__info_entry__init(e);
+		e->key      = "info";
+		e->value    = cd_info(s, v->info, cfg);
+		cs->info    = cd_alloc(s, 1, sizeof(*cs->info));
+		cs->info[0] = e;
+		cs->n_info  = 1;
+	}
+	return (cs);
+}
+
+static void
+cd_event(Podsandbox__V1__Event *ev, const psb_transition_t *t)
+{
+	podsandbox__v1__event__init(ev);
+	ev->seq         = t->seq;
+	ev->sandbox_id  = cd_str(t->sandbox_id);
+	ev->from_state  = cd_str(psb_state_name(t->from));
+	ev->event       = cd_str(psb_event_name(t->event));
+	ev->to_state    = cd_str(psb_state_name(t->to));
+	ev->time        = t->time;
+	ev->exit_status = t->exit_status;
+	ev->generation  = t->generation;
+}
+
+static Podsandbox__V1__Event **
+cd_events(cd_scratch_t *s, const psb_transition_t *ts, size_t n)
+{
+	Podsandbox__V1__Event  *evs = cd_alloc(s, n, sizeof(*evs));
+	Podsandbox__V1__Event **arr = cd_alloc(s, n, sizeof(*arr));
+
+	for (size_t i = 0; i < n; i++) {
+		cd_event(&evs[i], &ts[i]);
+		arr[i] = &evs[i];
+	}
+	return (arr);
+}
+
+static void
+cd_pack(const void *m, void **buf, size_t *len)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+
+	*buf = xmalloc(n ? n : 1);
+	*len = protobuf_c_message_pack(m, *buf);
+}
+
+// Result messages live here so one switch can point the oneof at them.
+typedef struct cd_results {
+	Podsandbox__V1__Empty              empty;
+	Podsandbox__V1__ControllerInstance inst;
+	Podsandbox__V1__Platform           plat;
+	Podsandbox__V1__ExitStatus         exit;
+	Podsandbox__V1__ListResponse       list;
+	Podsandbox__V1__EventsResponse     events;
+	Podsandbox__V1__HistoryResponse    history;
+	Podsandbox__V1__VersionResponse    version;
+} cd_results_t;
+
+static int
+cd_result(cd_scratch_t *s, const psb_reply_t *r, cd_results_t *x,
+        Podsandbox__V1__Response *resp)
+{
+	const psb_sandbox_view_t *v = &r->sandbox;
+
+	switch (r->method) {
+	case PSB_M_CREATE:
+		resp->result_case = CD_R(CREATE);
+		resp->create      = &x->empty;
+		return (0);
+	case PSB_M_STOP:
+		resp->result_case = CD_R(STOP);
+		resp->stop        = &x->empty;
+		return (0);
+	case PSB_M_SHUTDOWN:
+		resp->result_case = CD_R(SHUTDOWN);
+		resp->shutdown    = &x->empty;
+		return (0);
+	case PSB_M_START:
+		x->inst.sandbox_id = cd_str(v->id);
+		x->inst.pid        = v->pid;
+		x->inst.created_at = v->created_at;
+		x->inst.labels     = cd_map(s, CD_LABELS(controller_instance),
+		            v->labels, &x->inst.n_labels);
+		resp->result_case  = CD_R(START);
+		resp->start        = &x->inst;
+		return (0);
+	case PSB_M_PLATFORM:
+		x->plat.os           = CD_FIXED(s, r->platform.os);
+		x->plat.architecture = CD_FIXED(s, r->platform.arch);
+		x->plat.variant      = CD_FIXED(s, r->platform.variant);
+		resp->result_case    = CD_R(PLATFORM);
+		resp->platform       = &x->plat;
+		return (0);
+	case PSB_M_WAIT:
+		// ExitStatus is uint32 in containerd's API: -1 ("none
+		// recorded") shows as 4294967295, as a Go uint32(-1) would.
+		x->exit.exit_status = (uint32_t)v->exit_status;
+		x->exit.exited_at   = v->exited_at;
+		resp->result_case   = CD_R(WAIT);
+		resp->wait          = &x->exit;
+		return (0);
+	case PSB_M_STATUS:
+		resp->result_case    = CD_R(SANDBOX_STATUS);
+		resp->sandbox_status = cd_status(s, v, true);
+		return (0);
+	case PSB_M_LIST:
+		x->list.sandboxes = cd_alloc(s, r->list_len, sizeof(void *));
+		for (size_t i = 0; i < r->list_len; i++) {
+			x->list.sandboxes[i] =
+			        cd_status(s, &r->list[i], false);
+		}
+		x->list.n_sandboxes = r->list_len;
+		resp->result_case   = CD_R(LIST);
+		resp->list          = &x->list;
+		return (0);
+	case PSB_M_EVENTS:
+		x->events.events     = cd_events(s, r->events, r->events_len);
+		x->events.n_events   = r->events_len;
+		x->events.oldest_seq = r->oldest_seq;
+		x->events.newest_seq = r->newest_seq;
+		x->events.truncated  = r->truncated;
+		x->events.more       = r->more;
+		resp->result_case    = CD_R(EVENTS);
+		resp->events         = &x->events;
+		return (0);
+	case PSB_M_HISTORY:
+		x->history.events   = cd_events(s, r->events, r->events_len);
+		x->history.n_events = r->events_len;
+		resp->result_case   = CD_R(HISTORY);
+		resp->history       = &x->history;
+		return (0);
+	case PSB_M_VERSION:
+		x->version.version     = PSB_VERSION;
+		x->version.api_version = PSB_API_VERSION;
+		x->version.runtime     = cd_str(r->version.runtime);
+		x->version.runtime_is_test_double =
+		        r->version.runtime_is_test_double;
+		x->version.sandboxes       = r->version.sandboxes;
+		x->version.commit_failures = r->version.commit_failures;
+		x->version.newest_seq      = r->version.newest_seq;
+		resp->result_case          = CD_R(VERSION);
+		resp->version              = &x->version;
+		return (0);
+	default: return (PSB_EINTERNAL);
+	}
+}
+
+int
+psb_codec_encode_reply(const psb_reply_t *r, void **buf, size_t *len)
+{
+	Podsandbox__V1__Response  resp   = PODSANDBOX__V1__RESPONSE__INIT;
+	Podsandbox__V1__RpcStatus status = PODSANDBOX__V1__RPC_STATUS__INIT;
+	cd_results_t              x      = {
+	                          .empty = PODSANDBOX__V1__EMPTY__INIT,
+	                          .inst = PODSANDBOX__V1__CONTROLLER_INSTANCE__INIT,
+	                          .plat = PODSANDBOX__V1__PLATFORM__INIT,
+	                          .exit = PODSANDBOX__V1__EXIT_STATUS__INIT,
+	                          .list = PODSANDBOX__V1__LIST_RESPONSE__INIT,
+	                          .events  = PODSANDBOX__V1__EVENTS_RESPONSE__INIT,
+	                          .history = PODSANDBOX__V1__HISTORY_RESPONSE__INIT,
+	                          .version = PODSANDBOX__V1__VERSION_RESPONSE__INIT,
+        };
+	cd_scratch_t s  = {NULL, 0, 0};
+	int          rv = 0;
+
+	status.code    = (Podsandbox__V1__Code)psb_codec_api_code(r->code);
+	status.message = cd_str(r->message);
+	resp.status    = &status;
+	if (r->code == 0) {
+		rv = cd_result(&s, r, &x, &resp);
+	}
+	if (rv == 0) {
+		cd_pack(&resp, buf, len);
+	}
+	cd_scratch_release(&s);
+	return (rv);
+}
+
+int
+psb_codec_encode_error(int code, const char *message, void **buf, size_t *len)
+{
+	Podsandbox__V1__Response  resp   = PODSANDBOX__V1__RESPONSE__INIT;
+	Podsandbox__V1__RpcStatus status = PODSANDBOX__V1__RPC_STATUS__INIT;
+
+	status.code = (Podsandbox__V1__Code)psb_codec_api_code(code);
+	// An error without text still says what kind of error it is.
+	status.message =
+	        cd_str(message != NULL ? message : psb_strerror(code));
+	resp.status = &status;
+	cd_pack(&resp, buf, len);
+	return (0);
+}
+
+int
+psb_codec_encode_event(const psb_transition_t *t, void **buf, size_t *len)
+{
+	Podsandbox__V1__Event ev;
+
+	cd_event(&ev, t);
+	cd_pack(&ev, buf, len);
+	return (0);
+}
