@@ -27,6 +27,10 @@ typedef enum cfg_kind {
 	CFG_SYNC,   // full|normal
 	CFG_U64,    // whole number in [min, max]
 	CFG_U32,    // whole number in [min, max] (max <= UINT32_MAX)
+	CFG_URL,    // string or null/empty (= derived from state_dir)
+	CFG_MODE,   // octal permission string ("0660"), <= max
+	CFG_IDS,    // list of ids in [min, max]: repeated flag, JSON array
+	CFG_BOOL,   // flag without a value; JSON true/false
 } cfg_kind;
 
 typedef struct cfg_key {
@@ -79,6 +83,39 @@ static const cfg_key cfg_keys[] = {
         {"reprobe_ms", "reprobe-ms", "MS",
                 "retry interval when recovery cannot reach the runtime",
                 CFG_U32, offsetof(psb_config_t, reprobe_ms), 10, 3600000},
+        {"api_url", "socket", "URL",
+                "API (REP) socket: ipc://PATH, or tcp:// with --allow-tcp",
+                CFG_URL, offsetof(psb_config_t, api_url), 0, 0},
+        {"events_url", "events-socket", "URL",
+                "events (PUB) socket: ipc://PATH, or tcp:// with "
+                "--allow-tcp",
+                CFG_URL, offsetof(psb_config_t, events_url), 0, 0},
+        {"socket_mode", "socket-mode", "OCTAL",
+                "file mode of the ipc sockets (the directory must also "
+                "let a client in)",
+                CFG_MODE, offsetof(psb_config_t, socket_mode), 0, 0777},
+        {"allow_uids", "allow-uid", "UID",
+                "also allow this peer uid on the API (repeatable, up to "
+                "16; root is always allowed)",
+                CFG_IDS, offsetof(psb_config_t, allow_uids), 0,
+                UINT32_MAX - 1},
+        {"allow_gids", "allow-gid", "GID",
+                "also allow peers whose primary gid is this (repeatable, "
+                "up to 16)",
+                CFG_IDS, offsetof(psb_config_t, allow_gids), 0,
+                UINT32_MAX - 1},
+        {"max_message_bytes", "max-message-bytes", "N",
+                "largest request accepted (larger: RESOURCE_EXHAUSTED)",
+                CFG_U32, offsetof(psb_config_t, max_message_bytes), 1024,
+                67108864},
+        {"allow_tcp", "allow-tcp", NULL,
+                "accept tcp:// socket URLs (tcp peers are not "
+                "authenticated: every tcp peer is allowed)",
+                CFG_BOOL, offsetof(psb_config_t, allow_tcp), 0, 0},
+        {"api_contexts", "api-contexts", "N",
+                "API requests received concurrently (held requests do "
+                "not count)",
+                CFG_U32, offsetof(psb_config_t, api_contexts), 1, 1024},
 };
 
 #define CFG_NKEYS  PSB_NELEM(cfg_keys)
@@ -110,6 +147,32 @@ cfg_defaults(psb_config_t *cfg)
 	cfg->delete_timeout_ms = PSB_CONFIG_DEFAULT_DELETE_MS;
 	cfg->retry_max         = PSB_CONFIG_DEFAULT_RETRY_MAX;
 	cfg->reprobe_ms        = PSB_CONFIG_DEFAULT_REPROBE_MS;
+	cfg->socket_mode       = PSB_CONFIG_DEFAULT_SOCKET_MODE;
+	cfg->max_message_bytes = PSB_CONFIG_DEFAULT_MAX_MSG;
+	cfg->api_contexts      = PSB_CONFIG_DEFAULT_API_CONTEXTS;
+}
+
+// cfg_url_file names the socket file a NULL URL setting defaults to.
+static const char *
+cfg_url_file(const cfg_key *k)
+{
+	return (k->off == offsetof(psb_config_t, api_url)
+	                ? PSB_CONFIG_API_SOCKET
+	                : PSB_CONFIG_EVENTS_SOCKET);
+}
+
+// cfg_derive_urls fills the socket URLs not set, from the final state_dir.
+static void
+cfg_derive_urls(psb_config_t *cfg)
+{
+	for (size_t i = 0; i < PSB_NELEM(cfg_keys); i++) {
+		char **sp = cfg_field(cfg, &cfg_keys[i]);
+
+		if (cfg_keys[i].kind == CFG_URL && *sp == NULL) {
+			*sp = xasprintf("ipc://%s/%s", cfg->state_dir,
+			        cfg_url_file(&cfg_keys[i]));
+		}
+	}
 }
 
 // cfg_parse_uint accepts only plain decimal digits: no sign, no spaces, no
@@ -149,6 +212,44 @@ cfg_set_number(psb_config_t *cfg, const cfg_key *k, uint64_t v,
 	return (0);
 }
 
+// cfg_set_mode parses an octal permission mode ("0660", "660").
+static int
+cfg_set_mode(psb_config_t *cfg, const cfg_key *k, const char *val,
+        const char *where, psb_error_t *err)
+{
+	uint64_t v = 0;
+
+	if (val[0] == '\0' || strlen(val) > 4 ||
+	        strspn(val, "01234567") != strlen(val) ||
+	        (v = strtoull(val, NULL, 8)) > k->max) {
+		return (psb_error_make(err, PSB_EINVAL,
+		        "%s: '%s' is not an octal file mode in 0000..0777",
+		        where, val));
+	}
+	*(uint32_t *)cfg_field(cfg, k) = (uint32_t)v;
+	return (0);
+}
+
+// cfg_add_id appends v to the id list of setting k.
+static int
+cfg_add_id(psb_config_t *cfg, const cfg_key *k, uint64_t v, const char *text,
+        const char *where, psb_error_t *err)
+{
+	psb_config_ids_t *ids = cfg_field(cfg, k);
+
+	if (v < k->min || v > k->max) {
+		return (psb_error_make(err, PSB_EINVAL,
+		        "%s: %s is out of range (%" PRIu64 "..%" PRIu64 ")",
+		        where, text, k->min, k->max));
+	}
+	if (ids->n == PSB_CONFIG_MAX_IDS) {
+		return (psb_error_make(err, PSB_EINVAL, "%s: at most %d ids",
+		        where, PSB_CONFIG_MAX_IDS));
+	}
+	ids->v[ids->n++] = (uint32_t)v;
+	return (0);
+}
+
 // cfg_set_string applies a textual value (from a flag or a JSON string) to
 // setting k; where names the source in error messages.
 static int
@@ -170,10 +271,19 @@ cfg_set_string(psb_config_t *cfg, const cfg_key *k, const char *val,
 		*sp = xstrdup(val);
 		return (0);
 	case CFG_OPTSTR:
+	case CFG_URL:
 		sp = cfg_field(cfg, k);
 		free(*sp);
 		*sp = val[0] != '\0' ? xstrdup(val) : NULL;
 		return (0);
+	case CFG_MODE: return (cfg_set_mode(cfg, k, val, where, err));
+	case CFG_IDS:
+		if (cfg_parse_uint(val, &v) != 0) {
+			return (psb_error_make(err, PSB_EINVAL,
+			        "%s: '%s' is not a numeric id", where, val));
+		}
+		return (cfg_add_id(cfg, k, v, val, where, err));
+	case CFG_BOOL: *(bool *)cfg_field(cfg, k) = true; return (0);
 	case CFG_LEVEL:
 		if ((level = psb_log_level_parse(val)) < 0) {
 			return (psb_error_make(err, PSB_EINVAL,
@@ -212,6 +322,40 @@ cfg_set_string(psb_config_t *cfg, const cfg_key *k, const char *val,
 	return (psb_error_make(err, PSB_EINTERNAL, "%s: bad kind", where));
 }
 
+// cfg_set_json_ids replaces an id list with a JSON array of numbers.
+static int
+cfg_set_json_ids(psb_config_t *cfg, const cfg_key *k, json_t *val,
+        const char *where, psb_error_t *err)
+{
+	psb_config_ids_t *ids = cfg_field(cfg, k);
+	size_t            i;
+	json_t           *e;
+	char              text[32];
+	int               rv;
+
+	if (!json_is_array(val)) {
+		return (psb_error_make(err, PSB_EINVAL,
+		        "%s: must be an array of numeric ids", where));
+	}
+	ids->n = 0;
+	json_array_foreach(val, i, e)
+	{
+		if (!json_is_integer(e) || json_integer_value(e) < 0) {
+			return (psb_error_make(err, PSB_EINVAL,
+			        "%s: element %zu is not a numeric id", where,
+			        i));
+		}
+		snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT,
+		        json_integer_value(e));
+		rv = cfg_add_id(cfg, k, (uint64_t)json_integer_value(e), text,
+		        where, err);
+		if (rv != 0) {
+			return (rv);
+		}
+	}
+	return (0);
+}
+
 static int
 cfg_set_json(psb_config_t *cfg, const cfg_key *k, json_t *val,
         const char *where, psb_error_t *err)
@@ -236,10 +380,19 @@ cfg_set_json(psb_config_t *cfg, const cfg_key *k, json_t *val,
 		}
 		return (cfg_set_number(cfg, k, (uint64_t)n, text, where, err));
 	case CFG_OPTSTR:
+	case CFG_URL:
 		if (json_is_null(val)) {
 			return (cfg_set_string(cfg, k, "", where, err));
 		}
 		break;
+	case CFG_BOOL:
+		if (!json_is_boolean(val)) {
+			return (psb_error_make(err, PSB_EINVAL,
+			        "%s: must be true or false", where));
+		}
+		*(bool *)cfg_field(cfg, k) = json_is_true(val);
+		return (0);
+	case CFG_IDS: return (cfg_set_json_ids(cfg, k, val, where, err));
 	default: break;
 	}
 	if (!json_is_string(val)) {
@@ -309,16 +462,19 @@ int
 psb_config_parse(psb_config_t *cfg, int argc, char **argv, psb_error_t *err)
 {
 	struct option            longopts[CFG_NKEYS + 4];
-	_cleanup_free_ cfg_flag *flags  = NULL;
-	size_t                   nflags = 0;
-	const char              *config = NULL;
+	_cleanup_free_ cfg_flag *flags               = NULL;
+	size_t                   nflags              = 0;
+	const char              *config              = NULL;
+	bool                     ids_seen[CFG_NKEYS] = {false};
 	int                      c;
 	int                      rv;
 
 	cfg_defaults(cfg);
 	for (size_t i = 0; i < CFG_NKEYS; i++) {
 		longopts[i] = (struct option) {cfg_keys[i].flag,
-		        required_argument, NULL, CFG_OPT_ID + (int)i};
+		        cfg_keys[i].kind == CFG_BOOL ? no_argument
+		                                     : required_argument,
+		        NULL, CFG_OPT_ID + (int)i};
 	}
 	longopts[CFG_NKEYS] = (struct option) {
 	        "config", required_argument, NULL, OPT_CONFIG};
@@ -370,12 +526,19 @@ psb_config_parse(psb_config_t *cfg, int argc, char **argv, psb_error_t *err)
 		const cfg_key *k = &cfg_keys[flags[i].id];
 		char           where[64];
 
+		// The first --allow-uid/--allow-gid replaces the file's list;
+		// the next ones add to it.
+		if (k->kind == CFG_IDS && !ids_seen[flags[i].id]) {
+			((psb_config_ids_t *)cfg_field(cfg, k))->n = 0;
+			ids_seen[flags[i].id]                      = true;
+		}
 		snprintf(where, sizeof(where), "--%s", k->flag);
 		rv = cfg_set_string(cfg, k, flags[i].arg, where, err);
 		if (rv != 0) {
 			return (rv);
 		}
 	}
+	cfg_derive_urls(cfg);
 	return (0);
 }
 
@@ -387,6 +550,20 @@ cfg_value_text(psb_config_t *cfg, const cfg_key *k, char *buf, size_t len)
 	switch (k->kind) {
 	case CFG_PATH:
 	case CFG_OPTSTR: s = *(char **)cfg_field(cfg, k); break;
+	case CFG_URL:
+		snprintf(buf, len, "ipc://STATE_DIR/%s (ipc://%s/%s)",
+		        cfg_url_file(k), cfg->state_dir, cfg_url_file(k));
+		return;
+	case CFG_MODE:
+		snprintf(buf, len, "%04" PRIo32,
+		        *(uint32_t *)cfg_field(cfg, k));
+		return;
+	case CFG_IDS:
+		s = k->off == offsetof(psb_config_t, allow_uids)
+		            ? "none (root only)"
+		            : "none";
+		break;
+	case CFG_BOOL: s = *(bool *)cfg_field(cfg, k) ? "on" : "off"; break;
 	case CFG_LEVEL: s = psb_log_level_name(cfg->log_level); break;
 	case CFG_FORMAT: s = format_names[cfg->log_format]; break;
 	case CFG_SYNC: s = cfg->sync_full ? "full" : "normal"; break;
@@ -422,8 +599,9 @@ psb_config_usage(FILE *f)
 		char           def[128];
 
 		cfg_value_text(&defaults, k, def, sizeof(def));
-		fprintf(f, "  --%s %s (%s)\n        %s\n        ", k->flag,
-		        k->arg, k->key, k->help);
+		fprintf(f, "  --%s%s%s (%s)\n        %s\n        ", k->flag,
+		        k->arg ? " " : "", k->arg ? k->arg : "", k->key,
+		        k->help);
 		if (k->kind == CFG_U64 || k->kind == CFG_U32) {
 			fprintf(f, "range %" PRIu64 "..%" PRIu64 ", ", k->min,
 			        k->max);
@@ -449,6 +627,8 @@ psb_config_free(psb_config_t *cfg)
 	free(cfg->state_dir);
 	free(cfg->runtime);
 	free(cfg->runtime_options);
+	free(cfg->api_url);
+	free(cfg->events_url);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -24,6 +24,9 @@
 #include "core/controller.h"
 #include "persistence/store.h"
 #include "runtime/runtime.h"
+#include "transport/server.h"
+
+_Static_assert(PSB_CONFIG_MAX_IDS == PSB_MAX_IDS, "id list sizes differ");
 
 #define EXIT_USAGE 2
 
@@ -38,6 +41,7 @@ dir_errcode(int e)
 typedef struct daemon_state {
 	struct ev_loop   *loop;
 	psb_controller_t *ctl;
+	psb_server_t     *server;
 	ev_signal         sigterm;
 	ev_signal         sigint;
 	bool              stopping;
@@ -111,8 +115,12 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	d->stopping = true;
 	psb_log(PSB_LOG_INFO, "%s received, shutting down",
 	        w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
-	// drain commits the current tick and answers every held request
-	// before it returns, so the loop may stop right after it.
+	// Stop receiving first, so nothing new reaches the controller; drain
+	// then commits the current tick and answers every held request
+	// (UNAVAILABLE) before it returns. Those replies are already with
+	// nng; psb_server_free waits for them to be written before it
+	// closes the socket, so the loop may stop right after this.
+	psb_server_stop(d->server);
 	psb_controller_drain(d->ctl);
 	ev_signal_stop(loop, &d->sigterm);
 	ev_signal_stop(loop, &d->sigint);
@@ -179,6 +187,50 @@ open_store(const psb_config_t *cfg, psb_store_t **out)
 	return (rv);
 }
 
+// The dispatcher calls, typed for psb_dispatch_t (calling the controller
+// through a cast function pointer would be undefined behaviour).
+static uint64_t
+ctl_submit(void *ctl, const psb_request_t *req, psb_reply_cb cb, void *arg)
+{
+	return (psb_controller_submit(ctl, req, cb, arg));
+}
+
+static void
+ctl_cancel(void *ctl, uint64_t token)
+{
+	psb_controller_cancel(ctl, token);
+}
+
+// start_server opens the API and events sockets with the controller as the
+// dispatcher and the server as the controller's publisher.
+static int
+start_server(const psb_config_t *cfg, daemon_state *d, psb_error_t *err)
+{
+	psb_dispatch_t    dispatch = {0};
+	psb_server_opts_t opts     = {0};
+	int               rv;
+
+	dispatch.submit  = ctl_submit;
+	dispatch.cancel  = ctl_cancel;
+	dispatch.arg     = d->ctl;
+	opts.api_url     = cfg->api_url;
+	opts.events_url  = cfg->events_url;
+	opts.socket_mode = cfg->socket_mode;
+	memcpy(opts.allow_uids, cfg->allow_uids.v, sizeof(opts.allow_uids));
+	opts.n_allow_uids = cfg->allow_uids.n;
+	memcpy(opts.allow_gids, cfg->allow_gids.v, sizeof(opts.allow_gids));
+	opts.n_allow_gids  = cfg->allow_gids.n;
+	opts.max_msg_bytes = cfg->max_message_bytes;
+	opts.contexts      = cfg->api_contexts;
+	opts.allow_tcp     = cfg->allow_tcp;
+	if ((rv = psb_server_start(
+	             d->loop, &dispatch, &opts, &d->server, err)) != 0) {
+		return (rv);
+	}
+	psb_controller_set_publisher(d->ctl, psb_server_publish, d->server);
+	return (0);
+}
+
 // run starts everything on the default loop, serves until a signal, and
 // tears down in the reverse order. Returns the exit status.
 static int
@@ -225,6 +277,12 @@ run(const psb_config_t *cfg)
 		goto out;
 	}
 
+	if (start_server(cfg, &d, &err) != 0) {
+		psb_log(PSB_LOG_ERROR, "cannot start the API: %s",
+		        psb_error_message(&err));
+		goto out;
+	}
+
 	ev_signal_init(&d.sigterm, signal_cb, SIGTERM);
 	ev_signal_init(&d.sigint, signal_cb, SIGINT);
 	d.sigterm.data = &d;
@@ -234,9 +292,8 @@ run(const psb_config_t *cfg)
 
 	psb_log(PSB_LOG_INFO, "podsandboxd %s ready (db=%s, runtime=%s)",
 	        PSB_VERSION, cfg->db_path, psb_runtime_name(rt));
-	psb_log(PSB_LOG_INFO,
-	        "no API socket in this build (the nng API comes in a later "
-	        "release)");
+	psb_log(PSB_LOG_INFO, "API on %s, events on %s", cfg->api_url,
+	        cfg->events_url);
 	ev_run(d.loop, 0);
 	psb_log(PSB_LOG_INFO, "podsandboxd stopped");
 	status = EXIT_SUCCESS;
@@ -247,6 +304,12 @@ out:
 		ev_signal_stop(d.loop, &d.sigterm);
 		ev_signal_stop(d.loop, &d.sigint);
 	}
+	// The controller must not publish into a freed server; the server
+	// goes first so that no reply is sent after the controller is gone.
+	if (d.ctl != NULL) {
+		psb_controller_set_publisher(d.ctl, NULL, NULL);
+	}
+	psb_server_free(d.server);
 	psb_controller_free(d.ctl);
 	psb_runtime_close(rt);
 	psb_store_close(store);

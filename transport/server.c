@@ -1,1 +1,954 @@
-// placeholder: being written
+//
+// podsandboxd - the API server and the event publisher over nng (see
+// server.h; DESIGN.md §5, §8; reference/stack-notes.md §C).
+//
+// Every request lives in a slot: one nng_ctx plus one nng_aio. A slot is
+// RECV (in nng_ctx_recv), HELD (with the dispatcher), SEND (in
+// nng_ctx_send) or IDLE (parked for reuse). The server keeps `contexts`
+// slots in RECV at all times: a slot that leaves RECV is replaced at the
+// end of the wake-up, so 1,000 held Waits never shrink the receive pool.
+//
+// Threads: aio and pipe callbacks run on nng's threads. They only append
+// to a mutex-protected queue and ev_async_send; everything else (slots,
+// counters, the dispatcher) is touched on the loop thread only.
+//
+// Message size: nng itself drops a message larger than NNG_OPT_RECVMAXSZ
+// (and, on ipc, closes the pipe) without telling us, so RECVMAXSZ is set to
+// 4 x max_msg_bytes and requests between max_msg_bytes and that get a
+// RESOURCE_EXHAUSTED reply. Beyond 4 x the limit the client sees its
+// connection dropped and no reply (its receive timeout decides).
+//
+
+#include "transport/server.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/transport/ipc/ipc.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/base/alloc.h"
+#include "core/base/cleanup.h"
+#include "core/base/log.h"
+#include "transport/codec.h"
+
+#define SRV_DEFAULT_MODE     0660
+#define SRV_DEFAULT_CONTEXTS 16
+#define SRV_RECV_SLACK       4 // RECVMAXSZ = SRV_RECV_SLACK * max_msg_bytes
+#define SRV_DEAD_PIPES       256
+#define SRV_PUB_QUEUE        1024 // messages queued per subscriber
+#define SRV_FLUSH_MS \
+	1000 // psb_server_free waits this long for
+	     // replies already handed to nng
+
+typedef enum slot_state {
+	SLOT_RECV,
+	SLOT_HELD,
+	SLOT_SEND,
+	SLOT_IDLE,
+} slot_state;
+
+typedef struct srv_slot srv_slot;
+
+struct srv_slot {
+	psb_server_t *srv; // NULL once orphaned by psb_server_free
+	nng_ctx       ctx;
+	nng_aio      *aio;
+	slot_state    state;
+	uint32_t      pipe_id;   // HELD: the request's pipe
+	uint64_t      token;     // HELD: the dispatcher's token
+	bool          pipe_gone; // HELD: its pipe was removed
+	srv_slot     *prev;      // all slots (doubly linked)
+	srv_slot     *next;
+	srv_slot     *qnext; // completion queue / idle stack
+};
+
+struct psb_server {
+	struct ev_loop *loop;
+	psb_dispatch_t  dispatch;
+	nng_socket      rep;
+	nng_socket      pub;
+	nng_listener    rep_l;
+	nng_listener    pub_l;
+	bool            rep_open;
+	bool            pub_open;
+	bool            rep_nocred; // tcp/inproc: no peer credentials
+	size_t          max_msg;
+	uint32_t        contexts;
+	uint32_t        allow_uids[PSB_MAX_IDS + 2];
+	size_t          n_uids;
+	uint32_t        allow_gids[PSB_MAX_IDS];
+	size_t          n_gids;
+	bool            stopped; // no new requests are dispatched
+	bool            closing; // psb_server_free is running
+	ev_async        async;
+	srv_slot       *all;
+	srv_slot       *idle;
+	uint32_t        nrecv, nsend, nheld, nidle;
+	uint32_t        dead[SRV_DEAD_PIPES]; // recently removed pipes
+	size_t          dead_next;
+	pthread_mutex_t mtx; // guards everything below
+	pthread_cond_t  cv;  // signalled on every completion
+	srv_slot       *q_head;
+	srv_slot       *q_tail;
+	uint32_t       *gone;
+	size_t          n_gone, cap_gone;
+	bool            pipes_off; // stop queueing pipe events
+};
+
+static void srv_recycle(psb_server_t *s, srv_slot *sl);
+
+// ---- the nng side: enqueue and wake the loop, nothing else ----
+
+static void
+srv_aio_cb(void *arg)
+{
+	srv_slot     *sl = arg;
+	psb_server_t *s  = sl->srv;
+
+	pthread_mutex_lock(&s->mtx);
+	// A slot has at most one aio operation outstanding and the loop
+	// dequeues it before starting the next, so it is never queued twice.
+	sl->qnext = NULL;
+	if (s->q_tail != NULL) {
+		s->q_tail->qnext = sl;
+	} else {
+		s->q_head = sl;
+	}
+	s->q_tail = sl;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mtx);
+	ev_async_send(s->loop, &s->async);
+}
+
+static void
+srv_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	psb_server_t *s = arg;
+
+	(void)ev;
+	pthread_mutex_lock(&s->mtx);
+	if (!s->pipes_off) {
+		if (s->n_gone == s->cap_gone) {
+			s->cap_gone = s->cap_gone ? 2 * s->cap_gone : 16;
+			s->gone     = xrealloc(
+			            s->gone, s->cap_gone * sizeof(*s->gone));
+		}
+		s->gone[s->n_gone++] = (uint32_t)nng_pipe_id(p);
+	}
+	pthread_mutex_unlock(&s->mtx);
+	ev_async_send(s->loop, &s->async);
+}
+
+// ---- slots (loop thread) ----
+
+static srv_slot *
+srv_slot_new(psb_server_t *s)
+{
+	srv_slot *sl = xcalloc(1, sizeof(*sl));
+	int       rv;
+
+	sl->srv = s;
+	if ((rv = nng_ctx_open(&sl->ctx, s->rep)) != 0) {
+		psb_log(PSB_LOG_ERROR, "api: cannot open an nng context: %s",
+		        nng_strerror(rv));
+		free(sl);
+		return (NULL);
+	}
+	if ((rv = nng_aio_alloc(&sl->aio, srv_aio_cb, sl)) != 0) {
+		psb_log(PSB_LOG_ERROR, "api: cannot allocate an nng aio: %s",
+		        nng_strerror(rv));
+		nng_ctx_close(sl->ctx);
+		free(sl);
+		return (NULL);
+	}
+	sl->next = s->all;
+	if (s->all != NULL) {
+		s->all->prev = sl;
+	}
+	s->all = sl;
+	return (sl);
+}
+
+static void
+srv_slot_unlink(psb_server_t *s, srv_slot *sl)
+{
+	if (sl->prev != NULL) {
+		sl->prev->next = sl->next;
+	} else {
+		s->all = sl->next;
+	}
+	if (sl->next != NULL) {
+		sl->next->prev = sl->prev;
+	}
+	sl->prev = sl->next = NULL;
+}
+
+// srv_slot_free releases a slot whose aio is not in flight. nng_aio_free
+// waits for a callback that may still be returning on an nng thread.
+static void
+srv_slot_free(psb_server_t *s, srv_slot *sl)
+{
+	nng_msg *m;
+
+	srv_slot_unlink(s, sl);
+	nng_aio_stop(sl->aio);
+	if ((m = nng_aio_get_msg(sl->aio)) != NULL) {
+		nng_aio_set_msg(sl->aio, NULL);
+		nng_msg_free(m);
+	}
+	nng_aio_free(sl->aio);
+	nng_ctx_close(sl->ctx);
+	free(sl);
+}
+
+static void
+srv_arm_recv(psb_server_t *s, srv_slot *sl)
+{
+	sl->state     = SLOT_RECV;
+	sl->pipe_gone = false;
+	s->nrecv++;
+	nng_aio_set_timeout(sl->aio, NNG_DURATION_INFINITE);
+	nng_ctx_recv(sl->ctx, sl->aio);
+}
+
+// srv_refill tops the receive pool back up to `contexts`.
+static void
+srv_refill(psb_server_t *s)
+{
+	while (!s->stopped && s->nrecv < s->contexts) {
+		srv_slot *sl = s->idle;
+
+		if (sl != NULL) {
+			s->idle = sl->qnext;
+			s->nidle--;
+		} else if ((sl = srv_slot_new(s)) == NULL) {
+			return; // logged; retried at the next wake-up
+		}
+		srv_arm_recv(s, sl);
+	}
+}
+
+// srv_recycle takes a slot that finished its request: back to receiving,
+// parked for the next hand-off, or freed.
+static void
+srv_recycle(psb_server_t *s, srv_slot *sl)
+{
+	if (s->stopped) {
+		srv_slot_free(s, sl);
+	} else if (s->nrecv < s->contexts) {
+		srv_arm_recv(s, sl);
+	} else if (s->nidle < s->contexts) {
+		sl->state = SLOT_IDLE;
+		sl->qnext = s->idle;
+		s->idle   = sl;
+		s->nidle++;
+	} else {
+		srv_slot_free(s, sl);
+	}
+}
+
+// srv_send replies on the slot's context; buf is taken.
+static void
+srv_send(psb_server_t *s, srv_slot *sl, void *buf, size_t len)
+{
+	nng_msg *m;
+	int      rv;
+
+	if ((rv = nng_msg_alloc(&m, len)) != 0) {
+		psb_log(PSB_LOG_ERROR, "api: cannot allocate a reply: %s",
+		        nng_strerror(rv));
+		free(buf);
+		srv_recycle(s, sl);
+		return;
+	}
+	memcpy(nng_msg_body(m), buf, len);
+	free(buf);
+	sl->state = SLOT_SEND;
+	s->nsend++;
+	nng_aio_set_msg(sl->aio, m);
+	nng_aio_set_timeout(sl->aio, NNG_DURATION_INFINITE);
+	nng_ctx_send(sl->ctx, sl->aio);
+}
+
+static void
+srv_send_error(psb_server_t *s, srv_slot *sl, int code, const char *msg)
+{
+	void  *buf = NULL;
+	size_t len = 0;
+
+	if (psb_codec_encode_error(code, msg, &buf, &len) != 0) {
+		psb_log(PSB_LOG_ERROR, "api: cannot encode an error reply");
+		srv_recycle(s, sl);
+		return;
+	}
+	srv_send(s, sl, buf, len);
+}
+
+// ---- requests (loop thread) ----
+
+static bool
+srv_pipe_dead(const psb_server_t *s, uint32_t id)
+{
+	for (size_t i = 0; i < SRV_DEAD_PIPES; i++) {
+		if (s->dead[i] == id) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
+static bool
+srv_peer_allowed(const psb_server_t *s, uint64_t uid, uint64_t gid)
+{
+	for (size_t i = 0; i < s->n_uids; i++) {
+		if (s->allow_uids[i] == uid) {
+			return (true);
+		}
+	}
+	for (size_t i = 0; i < s->n_gids; i++) {
+		if (s->allow_gids[i] == gid) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
+static void
+srv_reply_cb(void *arg, const psb_reply_t *reply)
+{
+	srv_slot     *sl  = arg;
+	psb_server_t *s   = sl->srv;
+	void         *buf = NULL;
+	size_t        len = 0;
+
+	if (s == NULL) {
+		free(sl); // orphaned by psb_server_free: nothing to send on
+		return;
+	}
+	s->nheld--;
+	if (s->closing) {
+		srv_slot_free(s, sl);
+		return;
+	}
+	// The client went away: nobody is left to read the answer.
+	if (reply->code == PSB_ECANCELED && sl->pipe_gone) {
+		srv_recycle(s, sl);
+		return;
+	}
+	if (psb_codec_encode_reply(reply, &buf, &len) != 0) {
+		psb_log(PSB_LOG_ERROR, "api: cannot encode the %s reply",
+		        psb_method_name(reply->method));
+		srv_send_error(
+		        s, sl, PSB_EINTERNAL, "cannot encode the reply");
+		return;
+	}
+	srv_send(s, sl, buf, len);
+}
+
+static void
+srv_dispatch(psb_server_t *s, srv_slot *sl, nng_msg *m)
+{
+	psb_request_t        req    = {0};
+	psb_codec_request_t *holder = NULL;
+	psb_error_t          err    = PSB_ERROR_INIT;
+
+	if (psb_codec_decode_request(nng_msg_body(m), nng_msg_len(m), &req,
+	            &holder, &err) != 0) {
+		psb_log(PSB_LOG_DEBUG, "api: bad request from pipe %u: %s",
+		        sl->pipe_id, psb_error_message(&err));
+		srv_send_error(s, sl, PSB_EINVAL, psb_error_message(&err));
+		psb_error_release(&err);
+		return;
+	}
+	sl->state     = SLOT_HELD;
+	sl->pipe_gone = false;
+	s->nheld++;
+	// The reply never comes before submit returns (controller.h), so
+	// setting the token afterwards is safe.
+	sl->token =
+	        s->dispatch.submit(s->dispatch.arg, &req, srv_reply_cb, sl);
+	psb_codec_request_free(holder);
+}
+
+static void
+srv_request(psb_server_t *s, srv_slot *sl)
+{
+	nng_msg *m   = nng_aio_get_msg(sl->aio);
+	nng_pipe p   = nng_msg_get_pipe(m);
+	uint64_t uid = UINT64_MAX, gid = UINT64_MAX;
+	int      rv_u, rv_g;
+	char     text[160];
+
+	nng_aio_set_msg(sl->aio, NULL);
+	sl->pipe_id = (uint32_t)nng_pipe_id(p);
+	if (s->stopped) {
+		nng_msg_free(m);
+		srv_send_error(
+		        s, sl, PSB_EUNAVAIL, "podsandboxd is shutting down");
+		return;
+	}
+	// The pipe-remove notification and this completion race on nng's
+	// threads; a request from a pipe already reported gone is dropped.
+	rv_u = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid);
+	rv_g = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_GID, &gid);
+	if (srv_pipe_dead(s, sl->pipe_id)) {
+		psb_log(PSB_LOG_DEBUG,
+		        "api: dropped a request from pipe %u, already gone",
+		        sl->pipe_id);
+		nng_msg_free(m);
+		srv_recycle(s, sl);
+		return;
+	}
+	// Credentials that cannot be read are refused with an answer, never
+	// dropped: a client must not wait for a reply that never comes.
+	if ((rv_u != 0 || rv_g != 0) && !s->rep_nocred) {
+		psb_log(PSB_LOG_WARN,
+		        "api: cannot read the credentials of pipe %u: %s",
+		        sl->pipe_id, nng_strerror(rv_u != 0 ? rv_u : rv_g));
+		nng_msg_free(m);
+		srv_send_error(s, sl, PSB_EPERM,
+		        "the peer's credentials could not be read");
+		return;
+	}
+	// tcp peers have no credentials: --allow-tcp accepts them all (and
+	// inproc peers are this process).
+	if (!s->rep_nocred && !srv_peer_allowed(s, uid, gid)) {
+		psb_log(PSB_LOG_WARN,
+		        "api: refused a request from uid %llu gid %llu",
+		        (unsigned long long)uid, (unsigned long long)gid);
+		snprintf(text, sizeof(text),
+		        "peer uid %llu (gid %llu) may not use the podsandboxd "
+		        "API; allow it with --allow-uid or --allow-gid",
+		        (unsigned long long)uid, (unsigned long long)gid);
+		nng_msg_free(m);
+		srv_send_error(s, sl, PSB_EPERM, text);
+		return;
+	}
+	if (nng_msg_len(m) > s->max_msg) {
+		snprintf(text, sizeof(text),
+		        "request of %zu bytes exceeds the limit of %zu bytes "
+		        "(--max-message-bytes)",
+		        nng_msg_len(m), s->max_msg);
+		nng_msg_free(m);
+		srv_send_error(s, sl, PSB_ENOSPC, text);
+		return;
+	}
+	srv_dispatch(s, sl, m);
+	nng_msg_free(m);
+}
+
+// srv_pipes_gone cancels every held request of the removed pipes. Tokens
+// are collected first: a cancel may answer (and recycle) slots at once.
+static void
+srv_pipes_gone(psb_server_t *s, const uint32_t *ids, size_t n)
+{
+	uint64_t *tokens = NULL;
+	size_t    nt = 0, cap = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		s->dead[s->dead_next++ % SRV_DEAD_PIPES] = ids[i];
+	}
+	for (srv_slot *sl = s->all; sl != NULL; sl = sl->next) {
+		if (sl->state != SLOT_HELD || sl->pipe_gone) {
+			continue;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (sl->pipe_id != ids[i]) {
+				continue;
+			}
+			sl->pipe_gone = true;
+			if (nt == cap) {
+				cap    = cap ? 2 * cap : 64;
+				tokens = xrealloc(
+				        tokens, cap * sizeof(*tokens));
+			}
+			tokens[nt++] = sl->token;
+			break;
+		}
+	}
+	if (nt > 0) {
+		psb_log(PSB_LOG_DEBUG,
+		        "api: client gone, cancelling %zu held requests", nt);
+	}
+	for (size_t i = 0; i < nt; i++) {
+		s->dispatch.cancel(s->dispatch.arg, tokens[i]);
+	}
+	free(tokens);
+}
+
+static void
+srv_completion(psb_server_t *s, srv_slot *sl)
+{
+	int      rv = nng_aio_result(sl->aio);
+	nng_msg *m;
+
+	switch (sl->state) {
+	case SLOT_RECV:
+		s->nrecv--;
+		if (rv == 0) {
+			srv_request(s, sl);
+		} else if (s->stopped || rv == NNG_ECLOSED ||
+		           rv == NNG_ECANCELED) {
+			srv_slot_free(s, sl);
+		} else {
+			psb_log(PSB_LOG_WARN, "api: receive failed: %s",
+			        nng_strerror(rv));
+			srv_recycle(s, sl);
+		}
+		break;
+	case SLOT_SEND:
+		s->nsend--;
+		if (rv != 0) {
+			// A failed send leaves the message with us.
+			if ((m = nng_aio_get_msg(sl->aio)) != NULL) {
+				nng_aio_set_msg(sl->aio, NULL);
+				nng_msg_free(m);
+			}
+			psb_log(PSB_LOG_DEBUG, "api: reply not sent: %s",
+			        nng_strerror(rv));
+		}
+		srv_recycle(s, sl);
+		break;
+	default:
+		psb_log(PSB_LOG_ERROR, "api: completion on an idle slot");
+		break;
+	}
+}
+
+// srv_drain_queue handles every completion and pipe event queued so far
+// (ev_async coalesces wake-ups, so one wake-up may carry many).
+static void
+srv_drain_queue(psb_server_t *s)
+{
+	for (;;) {
+		srv_slot *head;
+		uint32_t *gone;
+		size_t    n_gone;
+
+		pthread_mutex_lock(&s->mtx);
+		head      = s->q_head;
+		s->q_head = s->q_tail = NULL;
+		gone                  = s->gone;
+		n_gone                = s->n_gone;
+		s->gone               = NULL;
+		s->n_gone = s->cap_gone = 0;
+		pthread_mutex_unlock(&s->mtx);
+		if (head == NULL && n_gone == 0) {
+			return;
+		}
+		// Pipe events first: a request from a pipe that is already
+		// gone is then dropped instead of held and cancelled.
+		if (n_gone > 0) {
+			srv_pipes_gone(s, gone, n_gone);
+		}
+		free(gone);
+		while (head != NULL) {
+			srv_slot *sl = head;
+
+			head = sl->qnext;
+			srv_completion(s, sl);
+		}
+		srv_refill(s);
+	}
+}
+
+static void
+srv_async_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	srv_drain_queue(w->data);
+}
+
+// ---- sockets ----
+
+// srv_check_dir makes sure the socket's directory exists, belongs to us
+// and is writable by nobody else: whoever can write there can replace
+// the socket with their own and read every client's requests.
+static int
+srv_check_dir(const char *url, const char *path, psb_error_t *err)
+{
+	_cleanup_free_ char *dir   = xstrdup(path);
+	char                *slash = strrchr(dir, '/');
+	struct stat          st;
+
+	if (slash == NULL) {
+		free(dir);
+		dir = xstrdup(".");
+	} else if (slash == dir) {
+		slash[1] = '\0';
+	} else {
+		*slash = '\0';
+		for (char *c = dir + 1; *c != '\0'; c++) {
+			if (*c != '/') {
+				continue;
+			}
+			*c = '\0';
+			if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+				return (psb_error_sys(err, PSB_EPERM, errno,
+				        "%s: cannot create directory %s", url,
+				        dir));
+			}
+			*c = '/';
+		}
+		if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+			return (psb_error_sys(err, PSB_EPERM, errno,
+			        "%s: cannot create directory %s", url, dir));
+		}
+	}
+	if (stat(dir, &st) != 0) {
+		return (psb_error_sys(
+		        err, PSB_EINVAL, errno, "%s: %s", url, dir));
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		return (psb_error_make(err, PSB_EINVAL,
+		        "%s: %s is not a directory", url, dir));
+	}
+	if (st.st_uid != geteuid()) {
+		return (psb_error_make(err, PSB_EPERM,
+		        "%s: socket directory %s is owned by uid %u, not by "
+		        "podsandboxd's uid %u; fix: chown %u %s (or choose "
+		        "another directory)",
+		        url, dir, (unsigned)st.st_uid, (unsigned)geteuid(),
+		        (unsigned)geteuid(), dir));
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		return (psb_error_make(err, PSB_EPERM,
+		        "%s: socket directory %s is writable by %s (mode "
+		        "%04o); fix: chmod go-w %s",
+		        url, dir,
+		        (st.st_mode & S_IWGRP) && (st.st_mode & S_IWOTH)
+		                ? "group and others"
+		        : (st.st_mode & S_IWGRP) ? "group"
+		                                 : "others",
+		        (unsigned)(st.st_mode & 07777), dir));
+	}
+	return (0);
+}
+
+// srv_listen checks url, then creates and starts a listener on sock with
+// the ipc file mode applied before listen(2) (nng chmods between bind and
+// listen, so no client can connect through a wider mode).
+static int
+srv_listen(nng_socket sock, const char *url, uint32_t mode, bool allow_tcp,
+        nng_listener *out, bool *is_tcp, psb_error_t *err)
+{
+	struct sockaddr_un sun;
+	const char        *path;
+	int                rv;
+
+	*is_tcp = strncmp(url, "tcp", 3) == 0 ||
+	          strncmp(url, "inproc://", 9) == 0;
+	if (strncmp(url, "ipc://", 6) == 0) {
+		path = url + 6;
+		if (path[0] == '\0' || strlen(path) >= sizeof(sun.sun_path)) {
+			return (psb_error_make(err, PSB_EINVAL,
+			        "%s: the socket path must be 1..%zu bytes",
+			        url, sizeof(sun.sun_path) - 1));
+		}
+		if ((rv = srv_check_dir(url, path, err)) != 0) {
+			return (rv);
+		}
+	} else if (strncmp(url, "tcp", 3) == 0 && strstr(url, "://") != NULL) {
+		if (!allow_tcp) {
+			return (psb_error_make(err, PSB_EPERM,
+			        "%s: tcp is refused: tcp peers cannot be "
+			        "authenticated (pass --allow-tcp to accept "
+			        "every tcp peer)",
+			        url));
+		}
+	} else if (strncmp(url, "inproc://", 9) != 0) {
+		return (psb_error_make(err, PSB_EINVAL,
+		        "%s: unsupported URL (use ipc://PATH)", url));
+	}
+	if ((rv = nng_listener_create(out, sock, url)) != 0) {
+		return (psb_error_make(
+		        err, PSB_EINVAL, "%s: %s", url, nng_strerror(rv)));
+	}
+	if (strncmp(url, "ipc://", 6) == 0 &&
+	        (rv = nng_listener_set_int(
+	                 *out, NNG_OPT_IPC_PERMISSIONS, (int)mode)) != 0) {
+		return (psb_error_make(err, PSB_EINVAL,
+		        "%s: cannot set the socket mode %04o: %s", url,
+		        (unsigned)mode, nng_strerror(rv)));
+	}
+	if ((rv = nng_listener_start(*out, 0)) != 0) {
+		if (rv == NNG_EADDRINUSE) {
+			return (psb_error_make(err, PSB_EBUSY,
+			        "%s: another process is listening there "
+			        "(another podsandboxd?)",
+			        url));
+		}
+		return (psb_error_make(err,
+		        rv == NNG_EPERM ? PSB_EPERM : PSB_EINVAL,
+		        "%s: cannot listen: %s", url, nng_strerror(rv)));
+	}
+	return (0);
+}
+
+static int
+srv_open_rep(psb_server_t *s, const psb_server_opts_t *o, const char *url,
+        uint32_t mode, psb_error_t *err)
+{
+	int rv;
+
+	if ((rv = nng_rep0_open(&s->rep)) != 0) {
+		return (psb_error_make(err, PSB_EINTERNAL,
+		        "cannot open the API socket: %s", nng_strerror(rv)));
+	}
+	s->rep_open = true;
+	if ((rv = nng_socket_set_size(s->rep, NNG_OPT_RECVMAXSZ,
+	             s->max_msg * SRV_RECV_SLACK)) != 0 ||
+	        (rv = nng_pipe_notify(
+	                 s->rep, NNG_PIPE_EV_REM_POST, srv_pipe_cb, s)) != 0) {
+		return (psb_error_make(err, PSB_EINTERNAL,
+		        "cannot configure the API socket: %s",
+		        nng_strerror(rv)));
+	}
+	return (srv_listen(s->rep, url, mode, o->allow_tcp, &s->rep_l,
+	        &s->rep_nocred, err));
+}
+
+static int
+srv_open_pub(psb_server_t *s, const psb_server_opts_t *o, const char *url,
+        uint32_t mode, psb_error_t *err)
+{
+	bool tcp;
+	int  rv;
+
+	if ((rv = nng_pub0_open(&s->pub)) != 0) {
+		return (psb_error_make(err, PSB_EINTERNAL,
+		        "cannot open the events socket: %s",
+		        nng_strerror(rv)));
+	}
+	s->pub_open = true;
+	// Per-subscriber queue: one tick may publish a burst (recovery of
+	// many sandboxes); nng's default of 16 would drop most of it.
+	nng_socket_set_int(s->pub, NNG_OPT_SENDBUF, SRV_PUB_QUEUE);
+	return (srv_listen(
+	        s->pub, url, mode, o->allow_tcp, &s->pub_l, &tcp, err));
+}
+
+int
+psb_server_start(struct ev_loop *loop, const psb_dispatch_t *dispatch,
+        const psb_server_opts_t *opts, psb_server_t **out, psb_error_t *err)
+{
+	psb_server_t *s = xcalloc(1, sizeof(*s));
+	const char   *api =
+                opts->api_url ? opts->api_url : PSB_SERVER_DEFAULT_API_URL;
+	const char *evu = opts->events_url ? opts->events_url
+	                                   : PSB_SERVER_DEFAULT_EVENTS_URL;
+	uint32_t    mode =
+                opts->socket_mode ? opts->socket_mode : SRV_DEFAULT_MODE;
+	int rv;
+
+	s->loop     = loop;
+	s->dispatch = *dispatch;
+	s->max_msg  = opts->max_msg_bytes ? opts->max_msg_bytes
+	                                  : PSB_SERVER_DEFAULT_MAX_MSG;
+	s->contexts = opts->contexts ? opts->contexts : SRV_DEFAULT_CONTEXTS;
+	// Root and the daemon's own user are always allowed; the lists add
+	// to them (an empty uid list means root only).
+	s->allow_uids[s->n_uids++] = 0;
+	if (geteuid() != 0) {
+		s->allow_uids[s->n_uids++] = (uint32_t)geteuid();
+	}
+	for (size_t i = 0; i < opts->n_allow_uids && i < PSB_MAX_IDS; i++) {
+		s->allow_uids[s->n_uids++] = opts->allow_uids[i];
+	}
+	for (size_t i = 0; i < opts->n_allow_gids && i < PSB_MAX_IDS; i++) {
+		s->allow_gids[s->n_gids++] = opts->allow_gids[i];
+	}
+	pthread_mutex_init(&s->mtx, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	ev_async_init(&s->async, srv_async_cb);
+	s->async.data = s;
+	ev_async_start(loop, &s->async);
+
+	if ((mode & ~0777u) != 0) {
+		rv = psb_error_make(err, PSB_EINVAL,
+		        "socket mode %04o is not a permission mode",
+		        (unsigned)mode);
+		goto fail;
+	}
+	if ((rv = srv_open_rep(s, opts, api, mode, err)) != 0 ||
+	        (rv = srv_open_pub(s, opts, evu, mode, err)) != 0) {
+		goto fail;
+	}
+	srv_refill(s);
+	if (s->nrecv == 0) {
+		rv = psb_error_make(err, PSB_EINTERNAL,
+		        "%s: cannot open any receiving context", api);
+		goto fail;
+	}
+	*out = s;
+	return (0);
+
+fail:
+	psb_server_free(s);
+	return (rv);
+}
+
+void
+psb_server_publish(void *server, const psb_transition_t *t)
+{
+	psb_server_t *s   = server;
+	void         *buf = NULL;
+	size_t        len = 0;
+	int           rv;
+
+	if (s == NULL || !s->pub_open || s->closing) {
+		return;
+	}
+	if (psb_codec_encode_event(t, &buf, &len) != 0) {
+		psb_log(PSB_LOG_ERROR, "events: cannot encode seq %llu",
+		        (unsigned long long)t->seq);
+		return;
+	}
+	// PUB never blocks for a slow subscriber (it drops for it); NONBLOCK
+	// guards the loop thread anyway. nng copies buf (no NNG_FLAG_ALLOC:
+	// buf is malloc'd by the codec, not nng_alloc'd).
+	if ((rv = nng_send(s->pub, buf, len, NNG_FLAG_NONBLOCK)) != 0) {
+		psb_log(PSB_LOG_WARN, "events: seq %llu not published: %s",
+		        (unsigned long long)t->seq, nng_strerror(rv));
+	}
+	free(buf);
+}
+
+void
+psb_server_stop(psb_server_t *s)
+{
+	if (s == NULL || s->stopped) {
+		return;
+	}
+	s->stopped = true;
+	// The listener stays open: closing it would close the pipes it made,
+	// and the replies to held requests still have to go out on them.
+	// Receiving slots come back through the queue as cancelled and are
+	// freed there; one that already holds a request answers it with
+	// UNAVAILABLE. Held requests are still answered normally.
+	for (srv_slot *sl = s->all; sl != NULL; sl = sl->next) {
+		if (sl->state == SLOT_RECV) {
+			nng_aio_cancel(sl->aio);
+		}
+	}
+	while (s->idle != NULL) {
+		srv_slot *sl = s->idle;
+
+		s->idle = sl->qnext;
+		srv_slot_free(s, sl);
+	}
+	s->nidle = 0;
+}
+
+// srv_flush gives replies already handed to nng up to SRV_FLUSH_MS to
+// reach their pipes (drain's UNAVAILABLE answers among them). A send
+// completes once nng has written the message to the pipe, and closing the
+// socket after that does not take it back.
+static void
+srv_flush(psb_server_t *s)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += SRV_FLUSH_MS / 1000;
+	for (;;) {
+		srv_drain_queue(s);
+		if (s->nsend == 0) {
+			return;
+		}
+		pthread_mutex_lock(&s->mtx);
+		if (s->q_head == NULL &&
+		        pthread_cond_timedwait(&s->cv, &s->mtx, &deadline) ==
+		                ETIMEDOUT) {
+			pthread_mutex_unlock(&s->mtx);
+			psb_log(PSB_LOG_WARN,
+			        "api: %u replies still unsent at exit",
+			        s->nsend);
+			return;
+		}
+		pthread_mutex_unlock(&s->mtx);
+	}
+}
+
+void
+psb_server_free(psb_server_t *s)
+{
+	uint64_t *tokens;
+	size_t    nt = 0;
+
+	if (s == NULL) {
+		return;
+	}
+	psb_server_stop(s);
+	srv_flush(s);
+	s->closing = true;
+
+	// Held requests: cancel them. A reply that comes now frees its slot
+	// (srv_reply_cb sees closing); one that comes after we return finds
+	// an orphan (srv == NULL) that only frees itself.
+	tokens = xcalloc(s->nheld + 1, sizeof(*tokens));
+	for (srv_slot *sl = s->all; sl != NULL; sl = sl->next) {
+		if (sl->state == SLOT_HELD) {
+			sl->pipe_gone = true;
+			tokens[nt++]  = sl->token;
+		}
+	}
+	for (size_t i = 0; i < nt; i++) {
+		s->dispatch.cancel(s->dispatch.arg, tokens[i]);
+	}
+	free(tokens);
+
+	// Stop every aio first (nng_aio_stop waits for a running callback),
+	// then close each socket once. Only then can nothing call back.
+	for (srv_slot *sl = s->all; sl != NULL; sl = sl->next) {
+		nng_aio_stop(sl->aio);
+	}
+	if (s->rep_open) {
+		nng_pipe_notify(s->rep, NNG_PIPE_EV_REM_POST, NULL, NULL);
+		nng_close(s->rep);
+	}
+	if (s->pub_open) {
+		nng_close(s->pub);
+	}
+	pthread_mutex_lock(&s->mtx);
+	s->pipes_off = true;
+	s->q_head = s->q_tail = NULL;
+	pthread_mutex_unlock(&s->mtx);
+	ev_async_stop(s->loop, &s->async);
+
+	while (s->all != NULL) {
+		srv_slot *sl = s->all;
+		nng_msg  *m;
+
+		srv_slot_unlink(s, sl);
+		if ((m = nng_aio_get_msg(sl->aio)) != NULL) {
+			nng_msg_free(m);
+		}
+		nng_aio_free(sl->aio);
+		if (sl->state == SLOT_HELD) {
+			sl->srv = NULL; // the dispatcher still holds it
+			sl->aio = NULL;
+			psb_log(PSB_LOG_WARN,
+			        "api: request %llu still held at exit",
+			        (unsigned long long)sl->token);
+		} else {
+			free(sl);
+		}
+	}
+	free(s->gone);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mtx);
+	free(s);
+}

@@ -16,9 +16,9 @@
 static int
 parse(psb_config_t *cfg, int argc, const char *const *argv, psb_error_t *err)
 {
-	char *copy[32];
+	char *copy[48];
 
-	assert_true(argc < 32);
+	assert_true(argc < 48);
 	for (int i = 0; i < argc; i++) {
 		copy[i] = (char *)argv[i];
 	}
@@ -95,6 +95,16 @@ test_defaults(void **state)
 	assert_int_equal(cfg.delete_timeout_ms, 10000);
 	assert_int_equal(cfg.retry_max, 5);
 	assert_int_equal(cfg.reprobe_ms, 1000);
+	assert_string_equal(
+	        cfg.api_url, "ipc:///run/podsandboxd/podsandboxd.sock");
+	assert_string_equal(
+	        cfg.events_url, "ipc:///run/podsandboxd/events.sock");
+	assert_int_equal(cfg.socket_mode, 0660);
+	assert_int_equal(cfg.allow_uids.n, 0);
+	assert_int_equal(cfg.allow_gids.n, 0);
+	assert_int_equal(cfg.max_message_bytes, 1048576);
+	assert_false(cfg.allow_tcp);
+	assert_int_equal(cfg.api_contexts, 16);
 	assert_false(cfg.show_help);
 	assert_false(cfg.show_version);
 	psb_config_free(&cfg);
@@ -166,6 +176,116 @@ test_flags_override_file(void **state)
 	assert_false(sopts.sync_full);
 	assert_int_equal(sopts.journal_keep, 100000);
 	psb_config_free(&cfg);
+}
+
+// The socket URLs follow --state-dir unless given.
+static void
+test_api_defaults_follow_state_dir(void **state)
+{
+	const char  *argv[] = {"podsandboxd", "--state-dir", "/x/run",
+	         "--events-socket", "ipc:///e/ev.sock"};
+	psb_config_t cfg;
+	psb_error_t  err = PSB_ERROR_INIT;
+
+	assert_int_equal(parse(&cfg, ARGC(argv), argv, &err), 0);
+	assert_string_equal(cfg.api_url, "ipc:///x/run/podsandboxd.sock");
+	assert_string_equal(cfg.events_url, "ipc:///e/ev.sock");
+	psb_config_free(&cfg);
+}
+
+static void
+test_api_flags(void **state)
+{
+	const char  *argv[] = {"podsandboxd", "--socket", "ipc:///a/api.sock",
+	         "--events-socket=tcp://127.0.0.1:7000", "--socket-mode",
+	         "0600", "--allow-uid", "1000", "--allow-uid=65534",
+	         "--allow-gid", "5", "--max-message-bytes", "1024",
+	         "--allow-tcp", "--api-contexts", "1024"};
+	psb_config_t cfg;
+	psb_error_t  err = PSB_ERROR_INIT;
+
+	assert_int_equal(parse(&cfg, ARGC(argv), argv, &err), 0);
+	assert_string_equal(cfg.api_url, "ipc:///a/api.sock");
+	assert_string_equal(cfg.events_url, "tcp://127.0.0.1:7000");
+	assert_int_equal(cfg.socket_mode, 0600);
+	assert_int_equal(cfg.allow_uids.n, 2);
+	assert_int_equal(cfg.allow_uids.v[0], 1000);
+	assert_int_equal(cfg.allow_uids.v[1], 65534);
+	assert_int_equal(cfg.allow_gids.n, 1);
+	assert_int_equal(cfg.allow_gids.v[0], 5);
+	assert_int_equal(cfg.max_message_bytes, 1024);
+	assert_true(cfg.allow_tcp);
+	assert_int_equal(cfg.api_contexts, 1024);
+	psb_config_free(&cfg);
+}
+
+// The file sets the lists; the first flag replaces the file's list.
+static void
+test_api_file(void **state)
+{
+	const char  *path   = write_config("config-api",
+	           "{\"api_url\": \"ipc:///f/api.sock\", \"events_url\": null,"
+	              " \"socket_mode\": \"660\", \"allow_uids\": [1, 2, 3],"
+	              " \"allow_gids\": [7], \"max_message_bytes\": 67108864,"
+	              " \"allow_tcp\": true, \"api_contexts\": 1}");
+	const char  *argv[] = {"podsandboxd", "--config", path, "--allow-uid",
+	         "9", "--socket-mode", "0"};
+	psb_config_t cfg;
+	psb_error_t  err = PSB_ERROR_INIT;
+
+	assert_int_equal(parse(&cfg, ARGC(argv), argv, &err), 0);
+	assert_string_equal(cfg.api_url, "ipc:///f/api.sock");
+	assert_string_equal(
+	        cfg.events_url, "ipc:///run/podsandboxd/events.sock");
+	assert_int_equal(cfg.socket_mode, 0);
+	assert_int_equal(cfg.allow_uids.n, 1);
+	assert_int_equal(cfg.allow_uids.v[0], 9);
+	assert_int_equal(cfg.allow_gids.n, 1);
+	assert_int_equal(cfg.allow_gids.v[0], 7);
+	assert_int_equal(cfg.max_message_bytes, 67108864);
+	assert_true(cfg.allow_tcp);
+	assert_int_equal(cfg.api_contexts, 1);
+	psb_config_free(&cfg);
+}
+
+static void
+test_api_bad(void **state)
+{
+	const char *mode9[]  = {"podsandboxd", "--socket-mode", "0999"};
+	const char *mode4[]  = {"podsandboxd", "--socket-mode", "1777"};
+	const char *modex[]  = {"podsandboxd", "--socket-mode", "rw"};
+	const char *uidx[]   = {"podsandboxd", "--allow-uid", "root"};
+	const char *uidneg[] = {"podsandboxd", "--allow-gid", "-1"};
+	const char *small[]  = {"podsandboxd", "--max-message-bytes", "1023"};
+	const char *big[] = {"podsandboxd", "--max-message-bytes", "67108865"};
+	const char *ctx0[]   = {"podsandboxd", "--api-contexts", "0"};
+	const char *ctxbig[] = {"podsandboxd", "--api-contexts", "1025"};
+	const char *many[2 + 2 * 17];
+
+	expect_einval(ARGC(mode9), mode9, "--socket-mode: '0999'");
+	expect_einval(ARGC(mode4), mode4, "--socket-mode: '1777'");
+	expect_einval(ARGC(modex), modex, "--socket-mode");
+	expect_einval(ARGC(uidx), uidx, "--allow-uid: 'root'");
+	expect_einval(ARGC(uidneg), uidneg, "--allow-gid");
+	expect_einval(ARGC(small), small,
+	        "--max-message-bytes: 1023 is out of range");
+	expect_einval(ARGC(big), big, "--max-message-bytes");
+	expect_einval(ARGC(ctx0), ctx0, "--api-contexts: 0 is out of range");
+	expect_einval(ARGC(ctxbig), ctxbig, "--api-contexts");
+	many[0] = "podsandboxd";
+	for (int i = 0; i < 17; i++) {
+		many[1 + 2 * i] = "--allow-uid";
+		many[2 + 2 * i] = "7";
+	}
+	expect_einval(1 + 2 * 17, many, "--allow-uid: at most 16");
+	expect_file_einval("cfg-tcp", "{\"allow_tcp\": \"yes\"}",
+	        "\"allow_tcp\": must be true or false");
+	expect_file_einval("cfg-uids", "{\"allow_uids\": 0}",
+	        "\"allow_uids\": must be an array");
+	expect_file_einval("cfg-uids2", "{\"allow_uids\": [0, \"x\"]}",
+	        "\"allow_uids\": element 1");
+	expect_file_einval("cfg-mode", "{\"socket_mode\": 432}",
+	        "\"socket_mode\": must be a string");
 }
 
 static void
@@ -297,8 +417,16 @@ test_usage(void **state)
 	        "--journal-keep", "default: 100000", "--start-timeout-ms",
 	        "default: 60000", "--stop-timeout-ms", "default: 2000",
 	        "--delete-timeout-ms", "default: 10000", "--retry-max",
-	        "default: 5", "--reprobe-ms", "default: 1000", "--help",
-	        "--version"};
+	        "default: 5", "--reprobe-ms", "default: 1000",
+	        "--socket URL (api_url)",
+	        "ipc:///run/podsandboxd/podsandboxd.sock",
+	        "--events-socket URL", "ipc:///run/podsandboxd/events.sock",
+	        "--socket-mode OCTAL (socket_mode)", "default: 0660",
+	        "--allow-uid UID (allow_uids)", "default: none (root only)",
+	        "--allow-gid GID", "--max-message-bytes N",
+	        "range 1024..67108864, default: 1048576",
+	        "--allow-tcp (allow_tcp)", "default: off", "--api-contexts N",
+	        "range 1..1024, default: 16", "--help", "--version"};
 	char              *text      = NULL;
 	size_t             len       = 0;
 	FILE              *f         = open_memstream(&text, &len);
@@ -321,6 +449,10 @@ main(void)
 	        cmocka_unit_test(test_defaults),
 	        cmocka_unit_test(test_file_parse),
 	        cmocka_unit_test(test_flags_override_file),
+	        cmocka_unit_test(test_api_defaults_follow_state_dir),
+	        cmocka_unit_test(test_api_flags),
+	        cmocka_unit_test(test_api_file),
+	        cmocka_unit_test(test_api_bad),
 	        cmocka_unit_test(test_unknown_key),
 	        cmocka_unit_test(test_bad_file),
 	        cmocka_unit_test(test_bad_number),
