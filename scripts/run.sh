@@ -14,7 +14,7 @@ bash scripts/install-deps.sh
 
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build build -j"$jobs" --target podsandboxd
+cmake --build build -j"$jobs" --target podsandboxd podsandboxctl
 
 exec build/core/podsandboxd --runtime=scripted \
 	--db "${PSB_DB:-/var/lib/podsandboxd/podsandboxd.db}" "$@"

@@ -1,0 +1,9 @@
+# The real daemon over ipc through libpodsandbox (scripted runtime).
+add_executable(api_test ${CMAKE_CURRENT_SOURCE_DIR}/api_test.c)
+target_link_libraries(api_test PRIVATE psb_testing podsandbox_static
+  PkgConfig::JANSSON Threads::Threads)
+math(EXPR t "180 * ${PSB_TEST_TIMEOUT_MULTIPLIER}")
+add_test(NAME integration.api COMMAND api_test $<TARGET_FILE:podsandboxd>)
+set_tests_properties(integration.api PROPERTIES
+  LABELS integration TIMEOUT ${t}
+  ENVIRONMENT "PSB_TEST_TMPDIR=${CMAKE_CURRENT_BINARY_DIR}")
