@@ -7,3 +7,15 @@ add_test(NAME integration.api COMMAND api_test $<TARGET_FILE:podsandboxd>)
 set_tests_properties(integration.api PROPERTIES
   LABELS integration TIMEOUT ${t}
   ENVIRONMENT "PSB_TEST_TMPDIR=${CMAKE_CURRENT_BINARY_DIR}")
+
+# libpodsandbox installed and used through pkg-config (shared and static).
+set(psb_user_cflags "")
+if(NOT PSB_SANITIZER STREQUAL "none" AND NOT PSB_SANITIZER STREQUAL "")
+  set(psb_user_cflags "-fsanitize=${PSB_SANITIZER}")
+endif()
+add_test(NAME integration.pkgconfig
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/pkgconfig_test.sh ${CMAKE_BINARY_DIR}
+          "${psb_user_cflags}")
+set_tests_properties(integration.pkgconfig PROPERTIES
+  LABELS integration TIMEOUT ${t}
+  ENVIRONMENT "PSB_TEST_TMPDIR=${CMAKE_CURRENT_BINARY_DIR}")
