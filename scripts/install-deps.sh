@@ -15,6 +15,12 @@ PACKAGES=(
 	libsqlite3-dev sqlite3
 	libcmocka-dev libjansson-dev
 	graphviz python3 ca-certificates
+	# The containerd runtime: gRPC over nghttp2, containerd's API .proto
+	# files (compiled by protoc-c at build time) and their imports, and
+	# containerd + runc themselves for the end-to-end tests.
+	libnghttp2-dev golang-github-containerd-containerd-dev
+	golang-github-gogo-protobuf-dev golang-github-gogo-googleapis-dev
+	libprotobuf-dev containerd runc
 )
 
 die() {
