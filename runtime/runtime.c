@@ -100,15 +100,10 @@ psb_runtime_open(const char *name, struct ev_loop *loop, const char *options,
 		free(rt);
 		return (rv);
 	}
-	if (ops->rt_is_test_double) {
-		psb_log(PSB_LOG_WARN,
-		        "runtime backend \"%s\" is a TEST DOUBLE: no real "
-		        "pause task will run",
-		        rt->name);
-	} else {
-		psb_log(PSB_LOG_INFO, "runtime backend \"%s\" opened",
-		        rt->name);
-	}
+	// The daemon announces a test double loudly (core/main.c); a
+	// library call only notes which backend opened.
+	psb_log(PSB_LOG_DEBUG, "runtime backend \"%s\" opened%s", rt->name,
+	        ops->rt_is_test_double ? " (test double)" : "");
 	*out = rt;
 	return (0);
 }
