@@ -448,6 +448,22 @@ cd_decode_create(const Podsandbox__V1__CreateRequest *cr, psb_request_t *req,
 	len = podsandbox__v1__pod_sandbox_config__get_packed_size(cr->config);
 	h->config = xmalloc(len ? len : 1);
 	podsandbox__v1__pod_sandbox_config__pack(cr->config, h->config);
+	// protobuf-c keeps unknown fields and re-packs them canonically; a
+	// malformed one (field number 0 behind a two-byte tag, found by the
+	// fuzzer) is accepted once and then refused: never store bytes that
+	// cannot be read back.
+	{
+		Podsandbox__V1__PodSandboxConfig *back =
+		        podsandbox__v1__pod_sandbox_config__unpack(
+		                NULL, len, h->config);
+
+		if (back == NULL) {
+			return (psb_error_make(err, PSB_EINVAL,
+			        "create.config: malformed (an unknown field "
+			        "does not survive re-encoding)"));
+		}
+		podsandbox__v1__pod_sandbox_config__free_unpacked(back, NULL);
+	}
 	h->labels = cd_map_json(
 	        cr->config->n_labels, (void *const *)cr->config->labels);
 	req->config     = h->config;
