@@ -1,12 +1,14 @@
 /*
- * sha256.h - SHA-256 (FIPS 180-4) for the OCI image packer.
+ * sha256.h - SHA-256 (FIPS 180-4).
  *
- * A small, self-contained implementation so that every digest of the pause
- * image (layer, config, manifest) is computed in one place, by the tool
- * that writes the archive, without a crypto library dependency.
+ * A small, self-contained implementation, without a crypto library
+ * dependency: the OCI image packer (tools/pause/oci-pack) computes every
+ * digest of the pause image with it, and the containerd backend
+ * (runtime/containerd/image.c) verifies image blobs and computes chain ids
+ * with it. Pure functions: callable from any thread on separate contexts.
  */
-#ifndef PSB_TOOLS_PAUSE_SHA256_H
-#define PSB_TOOLS_PAUSE_SHA256_H
+#ifndef PSB_BASE_SHA256_H
+#define PSB_BASE_SHA256_H
 
 #include <stddef.h>
 #include <stdint.h>

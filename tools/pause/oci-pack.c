@@ -19,7 +19,8 @@
  * exact bytes written, so nothing can drift between a digest and its blob;
  * GNU tar's output depends on its version and flags; and the JSON goes
  * through jansson like the rest of the project. The ustar writer and
- * SHA-256 are small (sha256.c has its own known-answer self-test).
+ * SHA-256 (core/base/sha256.c) are small; `--self-test` checks the
+ * latter against known answers.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -28,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tools/pause/sha256.h"
+#include "core/base/sha256.h"
 
 #define OCI_MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define OCI_MT_CONFIG   "application/vnd.oci.image.config.v1+json"
