@@ -28,6 +28,7 @@
 #include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/controller_int.h"
+#include "transport/codec.h"
 
 struct ctl_event {
 	int          ev; // psb_event_t, or -1 for a read-only request
@@ -772,10 +773,19 @@ ctl_run_rt(psb_controller_t *c, ctl_out_t *o)
 	psb_rt_event_t   fail;
 	int              rv;
 
+	_cleanup_free_ char *config_json = NULL;
+
 	ctl_rt_sandbox(o->sb, &rs);
 	rs.generation = o->generation;
 	switch (o->op) {
-	case RT_START: rv = psb_runtime_start(c->rt, &rs); break;
+	case RT_START:
+		// The runtime builds the OCI spec from the config but must not
+		// see protobuf types: it gets the crictl JSON form.
+		config_json = psb_codec_config_json(
+		        o->sb->config, o->sb->config_len);
+		rs.config_json = config_json;
+		rv             = psb_runtime_start(c->rt, &rs);
+		break;
 	case RT_KILL: rv = psb_runtime_kill(c->rt, &rs); break;
 	default: rv = psb_runtime_delete(c->rt, &rs); break;
 	}

@@ -46,8 +46,10 @@ typedef struct psb_rt_sandbox {
 	const void *config; // CRI PodSandboxConfig protobuf bytes
 	size_t      config_len;
 	const char *runtime_handler;
-	uint32_t    pid;       // last known pause pid (0 if none)
-	const char *resources; // JSON the runtime recorded earlier, or NULL
+	uint32_t    pid;         // last known pause pid (0 if none)
+	const char *resources;   // JSON the runtime recorded earlier, or NULL
+	const char *config_json; // start: the pod config as crictl JSON
+	                         // (snake_case keys); NULL for other ops
 } psb_rt_sandbox_t;
 
 // An outcome. Strings are borrowed for the duration of the sink call.

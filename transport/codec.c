@@ -617,6 +617,27 @@ psb_codec_request_free(psb_codec_request_t *h)
 	free(h);
 }
 
+char *
+psb_codec_config_json(const void *bytes, size_t len)
+{
+	Podsandbox__V1__PodSandboxConfig *cfg;
+	json_t                           *j;
+	char                             *text;
+
+	if (bytes == NULL || len == 0) {
+		return (xstrdup("{}"));
+	}
+	cfg = podsandbox__v1__pod_sandbox_config__unpack(NULL, len, bytes);
+	if (cfg == NULL) {
+		return (NULL);
+	}
+	j    = psb_pbjson_config_to_json(cfg);
+	text = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(j);
+	podsandbox__v1__pod_sandbox_config__free_unpacked(cfg, NULL);
+	return (text);
+}
+
 int
 psb_codec_api_code(int e)
 {

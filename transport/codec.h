@@ -50,6 +50,13 @@ int psb_codec_encode_error(
 // psb_codec_encode_event packs one Event (the PUB message).
 int psb_codec_encode_event(const psb_transition_t *t, void **buf, size_t *len);
 
+// psb_codec_config_json renders stored PodSandboxConfig bytes as crictl
+// pod-config JSON (snake_case keys, as transport/config_json.c writes
+// them) for code that must not see protobuf types (the runtime builds the
+// OCI spec from it). Returns malloc'd text owned by the caller, or NULL
+// if the bytes do not decode.
+char *psb_codec_config_json(const void *bytes, size_t len);
+
 // psb_codec_api_code maps a psb_err to the API's Code value: the one
 // place where domain errors become gRPC/errdefs codes
 // (docs/error-handling.md).

@@ -645,6 +645,31 @@ fixture_config(size_t *len)
 	return (buf);
 }
 
+// The runtime's view of a stored config: crictl JSON, never pb types.
+static void
+test_config_json_for_runtime(void **state)
+{
+	size_t   len;
+	uint8_t *buf = fixture_config(&len);
+	char    *text;
+	json_t  *j;
+
+	(void)state;
+	text = psb_codec_config_json(buf, len);
+	assert_non_null(text);
+	j = json_loads(text, 0, NULL);
+	assert_non_null(j);
+	assert_non_null(
+	        json_object_get(json_object_get(j, "metadata"), "name"));
+	json_decref(j);
+	free(text);
+	text = psb_codec_config_json(NULL, 0);
+	assert_string_equal(text, "{}");
+	free(text);
+	assert_null(psb_codec_config_json("\xff\xff\xff", 3));
+	free(buf);
+}
+
 static void
 test_encode_status(void **state)
 {
@@ -993,6 +1018,7 @@ main(void)
 	        cmocka_unit_test(test_config_json_roundtrip),
 	        cmocka_unit_test(test_config_json_errors),
 	        cmocka_unit_test(test_config_json_enums),
+	        cmocka_unit_test(test_config_json_for_runtime),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
