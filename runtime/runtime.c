@@ -11,6 +11,7 @@
 #include "core/base/alloc.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
+#include "runtime/containerd/backend.h"
 #include "runtime/scripted.h"
 
 struct psb_runtime {
@@ -29,12 +30,7 @@ static const struct {
 	const psb_runtime_ops_t *ops;
 } rt_backends[] = {
         {"scripted", &psb_scripted_ops},
-};
-
-// Backends that are designed but not written yet: asking for one is
-// "not supported by this build", not "no such thing".
-static const char *const rt_planned[] = {
-        "containerd",
+        {"containerd", &psb_containerd_ops},
 };
 
 // rt_known_names returns "a, b, c" for the messages (caller frees).
@@ -79,14 +75,6 @@ psb_runtime_open(const char *name, struct ev_loop *loop, const char *options,
 	if (ops == NULL) {
 		_cleanup_free_ char *known = rt_known_names();
 
-		for (size_t i = 0; i < PSB_NELEM(rt_planned); i++) {
-			if (strcmp(rt_planned[i], name) == 0) {
-				return (psb_error_make(err, PSB_ENOTSUP,
-				        "this build has no %s runtime backend "
-				        "yet (available: %s)",
-				        name, known));
-			}
-		}
 		return (psb_error_make(err, PSB_ENOENT,
 		        "unknown runtime backend \"%s\" (known: %s)", name,
 		        known));

@@ -1,0 +1,99 @@
+//
+// podsandboxd - containerd backend internals shared by backend.c (the
+// operations) and exits.c (the exit subscription, resync and reaping).
+// Loop thread only.
+//
+
+#ifndef PSB_RUNTIME_CONTAINERD_CTRD_H
+#define PSB_RUNTIME_CONTAINERD_CTRD_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runtime/containerd/backend.h"
+#include "runtime/grpc.h"
+
+#define CTRD_ID_MAX 76
+
+#define CTRD_TASKS   "/containerd.services.tasks.v1.Tasks/"
+#define CTRD_CONTS   "/containerd.services.containers.v1.Containers/"
+#define CTRD_SNAPS   "/containerd.services.snapshots.v1.Snapshots/"
+#define CTRD_EVENTS  "/containerd.services.events.v1.Events/"
+#define CTRD_SIGKILL 9
+
+#define CTRD_DEADLINE_MS 30000 // of every unary call of an operation
+
+// A sandbox whose task this backend knows about: the exits it reports.
+typedef struct ctrd_track {
+	char     id[CTRD_ID_MAX + 1];
+	uint64_t generation;
+	uint32_t pid;           // 0 until the task started
+	bool     exit_reported; // TASK_EXIT sent (or claimed) for generation
+	bool     reaping;       // a Tasks.Delete of the exit is in flight
+	bool     deleting;      // a delete op runs: no exit inferred
+	uint64_t epoch;         // list_epoch when (re)tracked
+} ctrd_track_t;
+
+typedef struct ctrd_op ctrd_op_t;
+
+typedef struct ctrd {
+	psb_runtime_t  *rt;
+	struct ev_loop *loop;
+	psb_grpc_t     *g;    // operations (fail fast)
+	psb_grpc_t     *ev_g; // subscription + resync (wait for ready)
+	bool            closing;
+
+	char *address;
+	char *ns;
+	char *image;
+	char *image_archive;
+	char *snapshotter;
+	char *runtime;
+	int   daemon_oom;
+
+	ctrd_track_t *tracks;
+	size_t        ntracks;
+	size_t        cap;
+
+	ctrd_op_t *ops; // pending operations (for fini)
+
+	// Subscription.
+	psb_grpc_stream_t *sub;
+	ev_timer           resub_timer;
+	uint32_t           resub_ms;
+	ev_timer           resync_timer;
+	uint32_t           resync_ms;
+	bool               resync_busy;
+	uint64_t           list_epoch; // resyncs issued
+
+	uint64_t missed_exits;
+} ctrd_t;
+
+// The tracking table (exits.c).
+ctrd_track_t *ctrd_track_find(ctrd_t *c, const char *id);
+ctrd_track_t *ctrd_track_put(ctrd_t *c, const char *id, uint64_t generation);
+void          ctrd_track_remove(ctrd_t *c, const char *id);
+
+// ctrd_exit_handle reaps the exited task of id and reports TASK_EXIT
+// once; pid/status/at are the event's values (used if the reap cannot
+// tell better).
+void ctrd_exit_handle(
+        ctrd_t *c, const char *id, uint32_t pid, int32_t status, int64_t at);
+
+// The subscription (exits.c).
+void ctrd_exits_start(ctrd_t *c);
+void ctrd_exits_stop(ctrd_t *c);
+
+// The ops in probe.c.
+int ctrd_probe(void *impl, const psb_rt_sandbox_t *sbs, size_t n);
+int ctrd_platform(void *impl, psb_platform_t *out);
+
+// ctrd_emit sends an event unless the backend is closing.
+void ctrd_emit(ctrd_t *c, const psb_rt_event_t *ev);
+
+// ctrd_ts_ns converts a protobuf Timestamp (may be NULL: 0).
+struct Google__Protobuf__Timestamp;
+int64_t ctrd_ts_ns(const struct Google__Protobuf__Timestamp *ts);
+
+#endif // PSB_RUNTIME_CONTAINERD_CTRD_H

@@ -1,0 +1,418 @@
+//
+// podsandboxd - containerd backend: task exits (see backend.h).
+//
+// Events.Subscribe on the wait-for-ready client, filtered on the server to
+// /tasks/exit in our namespace. containerd acknowledges a subscription
+// only with its first event, so every (re)subscribe is followed by a
+// Tasks.List resync; a periodic resync catches anything else. Whatever
+// finds an exit first claims it (exit_reported) in the tracking table, so
+// an (id, generation) is reported once.
+//
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base/alloc.h"
+#include "core/base/log.h"
+#include "github.com/containerd/containerd/api/events/task.pb-c.h"
+#include "github.com/containerd/containerd/api/services/events/v1/events.pb-c.h"
+#include "github.com/containerd/containerd/api/services/tasks/v1/tasks.pb-c.h"
+#include "runtime/containerd/ctrd.h"
+
+#define RESUB_MIN_MS    100
+#define RESUB_MAX_MS    2000
+#define RESYNC_DEADLINE 5000
+
+int64_t
+ctrd_ts_ns(const struct Google__Protobuf__Timestamp *ts)
+{
+	if (ts == NULL) {
+		return (0);
+	}
+	return (ts->seconds * 1000000000LL + ts->nanos);
+}
+
+void
+ctrd_emit(ctrd_t *c, const psb_rt_event_t *ev)
+{
+	if (!c->closing) {
+		psb_runtime_emit(c->rt, ev);
+	}
+}
+
+// ---- the tracking table ---------------------------------------------------
+
+ctrd_track_t *
+ctrd_track_find(ctrd_t *c, const char *id)
+{
+	for (size_t i = 0; i < c->ntracks; i++) {
+		if (strcmp(c->tracks[i].id, id) == 0) {
+			return (&c->tracks[i]);
+		}
+	}
+	return (NULL);
+}
+
+// ctrd_track_put returns the entry of id for generation: a new generation
+// (or a new id) starts afresh. Valid until the table changes.
+ctrd_track_t *
+ctrd_track_put(ctrd_t *c, const char *id, uint64_t generation)
+{
+	ctrd_track_t *t = ctrd_track_find(c, id);
+
+	if (t != NULL && t->generation == generation) {
+		return (t);
+	}
+	if (t == NULL) {
+		if (c->ntracks == c->cap) {
+			c->cap    = c->cap == 0 ? 16 : c->cap * 2;
+			c->tracks = xrealloc(
+			        c->tracks, c->cap * sizeof(*c->tracks));
+		}
+		t = &c->tracks[c->ntracks++];
+	}
+	memset(t, 0, sizeof(*t));
+	snprintf(t->id, sizeof(t->id), "%s", id);
+	t->generation = generation;
+	t->epoch      = c->list_epoch;
+	return (t);
+}
+
+void
+ctrd_track_remove(ctrd_t *c, const char *id)
+{
+	ctrd_track_t *t = ctrd_track_find(c, id);
+
+	if (t != NULL) {
+		*t = c->tracks[--c->ntracks];
+	}
+}
+
+// ---- reaping --------------------------------------------------------------
+
+typedef struct ctrd_reap {
+	ctrd_t  *c;
+	char     id[CTRD_ID_MAX + 1];
+	uint64_t generation;
+	uint32_t pid;
+	int32_t  status;
+	int64_t  at;
+	bool     report;
+} ctrd_reap_t;
+
+static void
+reap_done(void *arg, int status, const char *message, ProtobufCMessage *resp)
+{
+	ctrd_reap_t  *r = arg;
+	ctrd_t       *c = r->c;
+	ctrd_track_t *t;
+
+	if (status == PSB_GRPC_OK) {
+		Containerd__Services__Tasks__V1__DeleteResponse *d =
+		        (void *)resp;
+
+		r->status = (int32_t)d->exit_status;
+		if (d->exited_at != NULL) {
+			r->at = ctrd_ts_ns(d->exited_at);
+		}
+		if (d->pid != 0) {
+			r->pid = d->pid;
+		}
+		protobuf_c_message_free_unpacked(resp, NULL);
+	} else if (status != PSB_GRPC_NOT_FOUND && !c->closing) {
+		psb_log_sb(PSB_LOG_WARN, r->id,
+		        "containerd: reaping the exited task failed: %s: %s "
+		        "(the resync retries)",
+		        psb_grpc_status_name(status), message);
+	}
+	if (c->closing) {
+		free(r);
+		return;
+	}
+	t = ctrd_track_find(c, r->id);
+	if (t != NULL && t->generation == r->generation) {
+		t->reaping = false;
+	}
+	if (r->report) {
+		psb_rt_event_t ev = {
+		        .event       = PSB_EV_TASK_EXIT,
+		        .sandbox_id  = r->id,
+		        .generation  = r->generation,
+		        .pid         = r->pid,
+		        .exit_status = r->status,
+		        .exited_at   = r->at,
+		};
+
+		psb_log_sb(PSB_LOG_INFO, r->id,
+		        "containerd: pause task (pid %u) exited with status "
+		        "%d",
+		        (unsigned)r->pid, (int)r->status);
+		ctrd_emit(c, &ev);
+	}
+	free(r);
+}
+
+// reap starts Tasks.Delete of t's task; report: send TASK_EXIT after.
+static void
+reap(ctrd_t *c, ctrd_track_t *t, uint32_t pid, int32_t status, int64_t at,
+        bool report)
+{
+	Containerd__Services__Tasks__V1__DeleteTaskRequest req =
+	        CONTAINERD__SERVICES__TASKS__V1__DELETE_TASK_REQUEST__INIT;
+	ctrd_reap_t *r = xcalloc(1, sizeof(*r));
+
+	memcpy(r->id, t->id, sizeof(r->id));
+	r->c          = c;
+	r->generation = t->generation;
+	r->pid        = pid != 0 ? pid : t->pid;
+	r->status     = status;
+	r->at         = at;
+	r->report     = report;
+	if (report) {
+		t->exit_reported = true;
+	}
+	t->reaping       = true;
+	req.container_id = t->id;
+	if (psb_grpc_call(c->g, CTRD_TASKS "Delete", &req.base,
+	            &containerd__services__tasks__v1__delete_response__descriptor,
+	            0, reap_done, r) != 0) {
+		t->reaping = false;
+		free(r);
+	}
+}
+
+void
+ctrd_exit_handle(
+        ctrd_t *c, const char *id, uint32_t pid, int32_t status, int64_t at)
+{
+	ctrd_track_t *t = ctrd_track_find(c, id);
+
+	if (t == NULL || t->exit_reported || t->reaping) {
+		return; // not ours, or already claimed
+	}
+	reap(c, t, pid, status, at, true);
+}
+
+// ---- resync ---------------------------------------------------------------
+
+typedef struct ctrd_resync {
+	ctrd_t  *c;
+	uint64_t epoch;
+} ctrd_resync_t;
+
+static void
+resync_done(void *arg, int status, const char *message, ProtobufCMessage *resp)
+{
+	ctrd_resync_t                                      *rs    = arg;
+	ctrd_t                                             *c     = rs->c;
+	uint64_t                                            epoch = rs->epoch;
+	Containerd__Services__Tasks__V1__ListTasksResponse *l = (void *)resp;
+
+	free(rs);
+	if (c->closing) {
+		if (resp != NULL) {
+			protobuf_c_message_free_unpacked(resp, NULL);
+		}
+		return;
+	}
+	c->resync_busy = false;
+	if (status != PSB_GRPC_OK) {
+		psb_log(PSB_LOG_DEBUG, "containerd: resync Tasks.List: %s: %s",
+		        psb_grpc_status_name(status), message);
+		return;
+	}
+	// Copy the ids first: an emitted event may reach the controller,
+	// which may start operations that change the table.
+	size_t n                    = c->ntracks;
+	char(*ids)[CTRD_ID_MAX + 1] = xcalloc(n + 1, sizeof(*ids));
+
+	for (size_t i = 0; i < n; i++) {
+		memcpy(ids[i], c->tracks[i].id, sizeof(ids[i]));
+	}
+	for (size_t i = 0; i < n && !c->closing; i++) {
+		ctrd_track_t *t = ctrd_track_find(c, ids[i]);
+		const Containerd__V1__Types__Process *task = NULL;
+
+		// A list issued before t was (re)tracked cannot tell about
+		// it: it may show an older task, or none yet.
+		if (t == NULL || t->reaping || t->epoch >= epoch) {
+			continue;
+		}
+		for (size_t j = 0; j < l->n_tasks; j++) {
+			if (strcmp(l->tasks[j]->container_id, t->id) == 0) {
+				task = l->tasks[j];
+				break;
+			}
+		}
+		if (task != NULL &&
+		        task->status ==
+		                CONTAINERD__V1__TYPES__STATUS__STOPPED) {
+			if (!t->exit_reported) {
+				c->missed_exits++;
+				psb_log_sb(PSB_LOG_WARN, t->id,
+				        "containerd: exit found by resync "
+				        "(event late or missed)");
+			}
+			reap(c, t, task->pid, (int32_t)task->exit_status,
+			        ctrd_ts_ns(task->exited_at),
+			        !t->exit_reported);
+		} else if (task == NULL && t->pid != 0 && !t->exit_reported &&
+		           !t->deleting) {
+			// Started, and its task is gone without an exit seen.
+			psb_rt_event_t ev = {
+			        .event       = PSB_EV_TASK_EXIT,
+			        .sandbox_id  = ids[i],
+			        .generation  = t->generation,
+			        .pid         = t->pid,
+			        .exit_status = PSB_EXIT_UNKNOWN,
+			};
+
+			c->missed_exits++;
+			t->exit_reported = true;
+			psb_log_sb(PSB_LOG_WARN, t->id,
+			        "containerd: task vanished without an exit "
+			        "event");
+			ctrd_emit(c, &ev);
+		}
+	}
+	free(ids);
+	protobuf_c_message_free_unpacked(resp, NULL);
+}
+
+static void
+resync(ctrd_t *c)
+{
+	Containerd__Services__Tasks__V1__ListTasksRequest req =
+	        CONTAINERD__SERVICES__TASKS__V1__LIST_TASKS_REQUEST__INIT;
+	ctrd_resync_t *rs;
+
+	if (c->resync_busy || c->ntracks == 0) {
+		return;
+	}
+	rs        = xcalloc(1, sizeof(*rs));
+	rs->c     = c;
+	rs->epoch = ++c->list_epoch;
+	if (psb_grpc_call(c->ev_g, CTRD_TASKS "List", &req.base,
+	            &containerd__services__tasks__v1__list_tasks_response__descriptor,
+	            RESYNC_DEADLINE, resync_done, rs) != 0) {
+		free(rs);
+		return;
+	}
+	c->resync_busy = true;
+}
+
+static void
+resync_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	ctrd_t *c = w->data;
+
+	(void)loop;
+	(void)revents;
+	resync(c);
+}
+
+// ---- the subscription -----------------------------------------------------
+
+static void subscribe(ctrd_t *c);
+
+static void
+sub_msg(void *arg, ProtobufCMessage *msg)
+{
+	ctrd_t                                     *c = arg;
+	Containerd__Services__Events__V1__Envelope *e = (void *)msg;
+	Containerd__Events__TaskExit               *x = NULL;
+
+	c->resub_ms = RESUB_MIN_MS; // the stream works
+	if (e->event != NULL && strcmp(e->namespace_, c->ns) == 0 &&
+	        strcmp(e->event->type_url,
+	                containerd__events__task_exit__descriptor.name) == 0) {
+		x = containerd__events__task_exit__unpack(
+		        NULL, e->event->value.len, e->event->value.data);
+	}
+	// Only the init process of a container (exec ids differ).
+	if (x != NULL && strcmp(x->id, x->container_id) == 0) {
+		ctrd_exit_handle(c, x->container_id, x->pid,
+		        (int32_t)x->exit_status, ctrd_ts_ns(x->exited_at));
+	}
+	if (x != NULL) {
+		containerd__events__task_exit__free_unpacked(x, NULL);
+	}
+	protobuf_c_message_free_unpacked(msg, NULL);
+}
+
+static void
+sub_end(void *arg, int status, const char *message)
+{
+	ctrd_t *c = arg;
+
+	c->sub = NULL;
+	if (c->closing) {
+		return;
+	}
+	psb_log(PSB_LOG_INFO,
+	        "containerd: exit subscription ended (%s: %s); "
+	        "re-subscribing in %u ms",
+	        psb_grpc_status_name(status), message, (unsigned)c->resub_ms);
+	ev_timer_set(&c->resub_timer, c->resub_ms / 1000.0, 0.);
+	ev_timer_start(c->loop, &c->resub_timer);
+	c->resub_ms = c->resub_ms * 2 > RESUB_MAX_MS ? RESUB_MAX_MS
+	                                             : c->resub_ms * 2;
+}
+
+static void
+resub_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	subscribe(w->data);
+}
+
+static void
+subscribe(ctrd_t *c)
+{
+	Containerd__Services__Events__V1__SubscribeRequest req =
+	        CONTAINERD__SERVICES__EVENTS__V1__SUBSCRIBE_REQUEST__INIT;
+	char  filter[256];
+	char *filters[1] = {filter};
+
+	// One filter: its comma is AND (separate filters would be OR).
+	snprintf(filter, sizeof(filter),
+	        "topic==\"/tasks/exit\",namespace==\"%s\"", c->ns);
+	req.n_filters = 1;
+	req.filters   = filters;
+	if (psb_grpc_stream(c->ev_g, CTRD_EVENTS "Subscribe", &req.base,
+	            &containerd__services__events__v1__envelope__descriptor,
+	            sub_msg, sub_end, c, &c->sub) != 0) {
+		c->sub = NULL;
+		return;
+	}
+	resync(c);
+}
+
+void
+ctrd_exits_start(ctrd_t *c)
+{
+	c->resub_ms = RESUB_MIN_MS;
+	ev_timer_init(&c->resub_timer, resub_timer_cb, 0., 0.);
+	c->resub_timer.data = c;
+	ev_timer_init(&c->resync_timer, resync_timer_cb, 0., 0.);
+	c->resync_timer.data = c;
+	if (c->resync_ms > 0) {
+		ev_timer_set(&c->resync_timer, c->resync_ms / 1000.0,
+		        c->resync_ms / 1000.0);
+		ev_timer_start(c->loop, &c->resync_timer);
+		ev_unref(c->loop); // the resync alone keeps no loop alive
+	}
+	subscribe(c);
+}
+
+void
+ctrd_exits_stop(ctrd_t *c)
+{
+	if (ev_is_active(&c->resync_timer)) {
+		ev_ref(c->loop);
+		ev_timer_stop(c->loop, &c->resync_timer);
+	}
+	ev_timer_stop(c->loop, &c->resub_timer);
+}

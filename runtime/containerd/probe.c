@@ -1,0 +1,258 @@
+//
+// podsandboxd - containerd backend: probe (recovery) and platform (see
+// backend.h). A probe is one Tasks.List and one Containers.List (our
+// label), then one outcome per sandbox asked about.
+//
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "core/base/alloc.h"
+#include "core/base/cleanup.h"
+#include "core/base/log.h"
+#include "github.com/containerd/containerd/api/services/containers/v1/containers.pb-c.h"
+#include "github.com/containerd/containerd/api/services/tasks/v1/tasks.pb-c.h"
+#include "runtime/containerd/ctrd.h"
+
+typedef struct probe {
+	ctrd_t           *c;
+	size_t            n;
+	char            **ids;
+	uint64_t         *gens;
+	ProtobufCMessage *tasks; // ListTasksResponse
+	ProtobufCMessage *conts; // ListContainersResponse
+	int               pending;
+	bool              unreachable;
+} probe_t;
+
+static void
+probe_free(probe_t *o)
+{
+	if (o->tasks != NULL) {
+		protobuf_c_message_free_unpacked(o->tasks, NULL);
+	}
+	if (o->conts != NULL) {
+		protobuf_c_message_free_unpacked(o->conts, NULL);
+	}
+	for (size_t i = 0; i < o->n; i++) {
+		free(o->ids[i]);
+	}
+	free(o->ids);
+	free(o->gens);
+	free(o);
+}
+
+// ---- probe ----------------------------------------------------------------
+
+static const char *
+label_of(const Containerd__Services__Containers__V1__Container *ct,
+        const char                                             *key)
+{
+	for (size_t i = 0; i < ct->n_labels; i++) {
+		if (strcmp(ct->labels[i]->key, key) == 0) {
+			return (ct->labels[i]->value);
+		}
+	}
+	return (NULL);
+}
+
+static void
+probe_finish(probe_t *o)
+{
+	ctrd_t                                             *c = o->c;
+	Containerd__Services__Tasks__V1__ListTasksResponse *tl =
+	        (void *)o->tasks;
+	Containerd__Services__Containers__V1__ListContainersResponse *cl =
+	        (void *)o->conts;
+
+	for (size_t i = 0; i < o->n && !c->closing; i++) {
+		const char                           *id   = o->ids[i];
+		const Containerd__V1__Types__Process *task = NULL;
+		const Containerd__Services__Containers__V1__Container *ct =
+		        NULL;
+		psb_rt_event_t ev = {
+		        .sandbox_id  = id,
+		        .generation  = o->gens[i],
+		        .exit_status = PSB_EXIT_UNKNOWN,
+		};
+
+		if (o->unreachable) {
+			ev.event = PSB_EV_RUNTIME_UNREACHABLE;
+			ctrd_emit(c, &ev);
+			continue;
+		}
+		for (size_t j = 0; j < tl->n_tasks; j++) {
+			if (strcmp(tl->tasks[j]->container_id, id) == 0) {
+				task = tl->tasks[j];
+			}
+		}
+		for (size_t j = 0; j < cl->n_containers; j++) {
+			if (strcmp(cl->containers[j]->id, id) == 0) {
+				ct = cl->containers[j];
+			}
+		}
+		if (ct != NULL && task != NULL &&
+		        (task->status ==
+		                        CONTAINERD__V1__TYPES__STATUS__RUNNING ||
+		                task->status ==
+		                        CONTAINERD__V1__TYPES__STATUS__PAUSED ||
+		                task->status ==
+		                        CONTAINERD__V1__TYPES__STATUS__PAUSING)) {
+			const char   *g = label_of(ct, PSB_CTRD_LABEL_GEN);
+			ctrd_track_t *t;
+
+			if (g != NULL) {
+				ev.generation = strtoull(g, NULL, 10);
+			}
+			ev.event = PSB_EV_FOUND_RUNNING;
+			ev.pid   = task->pid;
+			t        = ctrd_track_put(c, id, ev.generation);
+			t->pid   = task->pid;
+		} else if (ct != NULL && task != NULL &&
+		           task->status ==
+		                   CONTAINERD__V1__TYPES__STATUS__STOPPED) {
+			ctrd_track_t *t = ctrd_track_put(c, id, o->gens[i]);
+
+			ev.event         = PSB_EV_FOUND_EXITED;
+			ev.pid           = task->pid;
+			ev.exit_status   = (int32_t)task->exit_status;
+			ev.exited_at     = ctrd_ts_ns(task->exited_at);
+			t->pid           = task->pid;
+			t->exit_reported = true; // the resync reaps it
+		} else {
+			ev.event = PSB_EV_FOUND_NOTHING;
+		}
+		ctrd_emit(c, &ev);
+	}
+	probe_free(o);
+}
+
+static void
+probe_part(probe_t *o, int status, const char *message, ProtobufCMessage *resp,
+        ProtobufCMessage **slot, const char *what)
+{
+	if (status != PSB_GRPC_OK) {
+		if (!o->c->closing) {
+			psb_log(PSB_LOG_WARN, "containerd: probe: %s: %s: %s",
+			        what, psb_grpc_status_name(status), message);
+		}
+		o->unreachable = true;
+	}
+	*slot = resp;
+	if (--o->pending > 0) {
+		return;
+	}
+	if (o->c->closing) {
+		probe_free(o);
+	} else {
+		probe_finish(o);
+	}
+}
+
+static void
+probe_tasks(void *arg, int status, const char *message, ProtobufCMessage *resp)
+{
+	probe_t *o = arg;
+
+	probe_part(o, status, message, resp, &o->tasks, "Tasks.List");
+}
+
+static void
+probe_conts(void *arg, int status, const char *message, ProtobufCMessage *resp)
+{
+	probe_t *o = arg;
+
+	probe_part(o, status, message, resp, &o->conts, "Containers.List");
+}
+
+int
+ctrd_probe(void *impl, const psb_rt_sandbox_t *sbs, size_t n)
+{
+	ctrd_t                                           *c = impl;
+	probe_t                                          *o;
+	Containerd__Services__Tasks__V1__ListTasksRequest tr =
+	        CONTAINERD__SERVICES__TASKS__V1__LIST_TASKS_REQUEST__INIT;
+	Containerd__Services__Containers__V1__ListContainersRequest cr =
+	        CONTAINERD__SERVICES__CONTAINERS__V1__LIST_CONTAINERS_REQUEST__INIT;
+	char  filter[]   = "labels.\"" PSB_CTRD_LABEL_ID "\"";
+	char *filters[1] = {filter};
+
+	if (sbs == NULL && n > 0) {
+		return (PSB_EINVAL);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (sbs[i].id == NULL || strlen(sbs[i].id) > CTRD_ID_MAX) {
+			return (PSB_EINVAL);
+		}
+	}
+	if (n == 0) {
+		return (0);
+	}
+	o       = xcalloc(1, sizeof(*o));
+	o->c    = c;
+	o->n    = n;
+	o->ids  = xcalloc(n, sizeof(*o->ids));
+	o->gens = xcalloc(n, sizeof(*o->gens));
+	for (size_t i = 0; i < n; i++) {
+		o->ids[i]  = xstrdup(sbs[i].id);
+		o->gens[i] = sbs[i].generation;
+	}
+	cr.n_filters = 1;
+	cr.filters   = filters;
+	o->pending   = 2;
+	if (psb_grpc_call(c->g, CTRD_TASKS "List", &tr.base,
+	            &containerd__services__tasks__v1__list_tasks_response__descriptor,
+	            CTRD_DEADLINE_MS, probe_tasks, o) != 0) {
+		probe_free(o);
+		return (PSB_ECANCELED);
+	}
+	if (psb_grpc_call(c->g, CTRD_CONTS "List", &cr.base,
+	            &containerd__services__containers__v1__list_containers_response__descriptor,
+	            CTRD_DEADLINE_MS, probe_conts, o) != 0) {
+		// The first call's callback will find one more pending.
+		o->unreachable = true;
+		o->pending--;
+	}
+	return (0);
+}
+
+// ---- platform -------------------------------------------------------------
+
+int
+ctrd_platform(void *impl, psb_platform_t *out)
+{
+	// uname's machine names mapped to Go's GOARCH (as scripted.c).
+	static const struct {
+		const char *machine;
+		const char *arch;
+		const char *variant;
+	} arch_map[] = {
+	        {"x86_64", "amd64", ""},
+	        {"aarch64", "arm64", ""},
+	        {"armv7l", "arm", "v7"},
+	};
+	struct utsname u;
+	const char    *arch;
+	const char    *variant = "";
+
+	(void)impl;
+	memset(out, 0, sizeof(*out));
+	if (uname(&u) != 0) {
+		return (PSB_ERUNTIME);
+	}
+	arch = u.machine;
+	for (size_t i = 0; i < PSB_NELEM(arch_map); i++) {
+		if (strcmp(u.machine, arch_map[i].machine) == 0) {
+			arch    = arch_map[i].arch;
+			variant = arch_map[i].variant;
+			break;
+		}
+	}
+	snprintf(out->os, sizeof(out->os), "%s", "linux");
+	snprintf(out->arch, sizeof(out->arch), "%.*s",
+	        (int)sizeof(out->arch) - 1, arch);
+	snprintf(out->variant, sizeof(out->variant), "%s", variant);
+	return (0);
+}
