@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# The run command (README): install the dependencies, build podsandboxd in
-# build/ (RelWithDebInfo) and run it in the foreground; stop it with
-# Ctrl-C or SIGTERM. Extra arguments are passed to podsandboxd.
+# The run command (README): install the dependencies, build podsandboxd,
+# podsandboxctl and the pause image, make sure a containerd answers, import
+# the pause image into the daemon's namespace, and run the daemon in the
+# foreground (Ctrl-C stops it).
 #
-# The containerd backend is not built yet, so this runs the daemon with the
-# scripted test-double runtime (the daemon logs a loud warning): no pause
-# containers are started. The database is $PSB_DB, by default the real
-# path /var/lib/podsandboxd/podsandboxd.db (run as root).
+# containerd: the one answering on $PSB_CONTAINERD_SOCKET (default
+# /run/containerd/containerd.sock) is used. If none answers, a private one
+# is started under /run/podsandboxd/containerd (its own config, socket,
+# root and state; CRI plugin off) in a session of its own, so it outlives
+# the daemon and the next run reuses it; stop it with
+#   bash scripts/containerd.sh stop /run/podsandboxd/containerd
+# The database is $PSB_DB (default /var/lib/podsandboxd/podsandboxd.db).
+# Extra arguments go to podsandboxd.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -14,7 +19,23 @@ bash scripts/install-deps.sh
 
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build build -j"$jobs" --target podsandboxd podsandboxctl
+cmake --build build -j"$jobs" --target podsandboxd podsandboxctl pause-image
 
-exec build/core/podsandboxd --runtime=scripted \
+ns=podsandbox
+sock=${PSB_CONTAINERD_SOCKET:-/run/containerd/containerd.sock}
+answers() { ctr --address "$1" --connect-timeout 2s version >/dev/null 2>&1; }
+if ! answers "$sock"; then
+	private=/run/podsandboxd/containerd
+	sock=$private/containerd.sock
+	if ! answers "$sock"; then
+		echo "run.sh: no containerd answers; starting a private one" \
+			"under $private" >&2
+		setsid bash scripts/containerd.sh start "$private"
+	fi
+fi
+archive=$PWD/build/tools/pause/pause-image.tar
+ctr --address "$sock" -n "$ns" images import "$archive" >/dev/null
+
+exec build/core/podsandboxd --runtime=containerd \
+	--runtime-options "address=$sock,namespace=$ns,image_archive=$archive" \
 	--db "${PSB_DB:-/var/lib/podsandboxd/podsandboxd.db}" "$@"

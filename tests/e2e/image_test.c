@@ -1,6 +1,6 @@
 //
 // podsandboxd - e2e: sandbox image resolution (runtime/containerd/image.c)
-// against a private containerd started by tests/e2e/containerd.sh.
+// against a private containerd started by scripts/containerd.sh.
 //
 //   e2e_image_test HARNESS IMAGE_TAR IMAGE_NAME
 //

@@ -16,7 +16,7 @@ set -u
 
 daemon=$1 ctl=$2 tar_file=$3 image=$4 pod_config=$5
 here=$(cd "$(dirname "$0")" && pwd)
-harness="$here/containerd.sh"
+harness="$here/../../scripts/containerd.sh"
 ns=podsandbox
 
 pass=0

@@ -20,7 +20,7 @@ set -u
 
 tar_file=$1 image=$2 pause_bin=$3 oci_pack=$4 machine=$5
 here=$(cd "$(dirname "$0")" && pwd)
-harness="$here/containerd.sh"
+harness="$here/../../scripts/containerd.sh"
 ns=podsandbox
 
 pass=0

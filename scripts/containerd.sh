@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# containerd.sh - a private containerd for the end-to-end tests.
+# containerd.sh - a private containerd: for the end-to-end tests, and for
+# scripts/run.sh when no containerd answers on the configured socket.
 #
 #   containerd.sh start DIR                 config + start + wait until it answers
 #   containerd.sh stop DIR                  stop it and sweep what it left
