@@ -505,7 +505,8 @@ st_container_created(
 		return;
 	}
 	o->made |= MADE_CONTAINER;
-	st_task_create(o);
+	o->retried = 0;
+	st_prepare(o);
 }
 
 static void
@@ -631,8 +632,7 @@ st_prepared(void *arg, int status, const char *message, ProtobufCMessage *resp)
 	}
 	o->made |= MADE_SNAPSHOT;
 	o->prepared = resp;
-	o->retried  = 0;
-	st_container_create(o);
+	st_task_create(o);
 }
 
 static void
@@ -669,7 +669,12 @@ st_resolved(void *arg, psb_image_t *img, const psb_error_t *err)
 		return;
 	}
 	o->img = img;
-	st_prepare(o);
+	// The container comes before its snapshot: containerd's garbage
+	// collector removes a snapshot nothing references, and a fresh one
+	// prepared first was seen collected before Tasks.Create mounted it
+	// (under churn: another sandbox's deletion runs the collector). A
+	// container naming snapshot_key keeps it from the moment it exists.
+	st_container_create(o);
 }
 
 static int

@@ -184,6 +184,21 @@ check "the exited task was reaped" \
 check "rm e2e-2 succeeds" "ctl_ rm e2e-2 >'$dir/rm2' 2>&1"
 check "nothing is left after e2e-2" nothing_left
 
+# Churn: sandboxes started right after others were removed. containerd's
+# garbage collector once took a freshly prepared snapshot before its task
+# mounted it (the container now comes first and holds it).
+churn_ok=1
+for i in $(seq 1 20); do
+	if ! ctl_ run "$pod_config" --id "churn-$i" >/dev/null 2>&1 ||
+		! ctl_ stop "churn-$i" >/dev/null 2>&1 ||
+		! ctl_ rm "churn-$i" >/dev/null 2>&1; then
+		churn_ok=0
+		break
+	fi
+done
+check "20 run+stop+rm cycles back to back all succeed" "[ $churn_ok -eq 1 ]"
+check "nothing is left after the churn" nothing_left
+
 stop_daemon
 check "the daemon exits 0 on SIGTERM" "[ $status -eq 0 ]"
 

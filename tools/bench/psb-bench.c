@@ -3,12 +3,18 @@
 //
 //   psb-bench status [--clients N] [--requests M] [--socket URL]
 //                    [--daemon-pid PID]
+//   psb-bench lifecycle [--requests N] [--socket URL] [--config FILE]
 //
 // "status": N client threads (each with its own libpodsandbox client and
 // REQ socket) send Status for one sandbox M times each, back to back. It
 // prints the round-trip median, p90, p99 and max, the throughput, and,
 // with --daemon-pid, the daemon's CPU time per call (utime + stime from
 // /proc). The sandbox "bench-status" is created first if missing.
+//
+// "lifecycle": N sandboxes one after the other (default 20): Create+Start,
+// Stop and Shutdown latency (median, p90), then for each of them a
+// kill -9 of its pause pid and the time until Status shows EXITED (polled
+// every 0.2 ms). With a real runtime this measures real pause containers.
 //
 // Timing is what a client sees, so it includes nng's ipc transport. It is
 // a tool, not a test: nothing here asserts a figure.
@@ -17,6 +23,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +208,145 @@ bench_status(const char *url, int clients, int requests, long daemon_pid)
 }
 
 static void
+report(const char *what, int64_t *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_i64);
+	printf("  %-14s median %8.2f ms   p90 %8.2f ms   max %8.2f ms\n", what,
+	        v[n / 2] / 1e6, v[n * 90 / 100] / 1e6, v[n - 1] / 1e6);
+}
+
+static char *
+read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long  n;
+
+	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
+	        fseek(f, 0, SEEK_SET) != 0 ||
+	        (buf = malloc((size_t)n + 1)) == NULL) {
+		if (f != NULL) {
+			fclose(f);
+		}
+		return (NULL);
+	}
+	buf[fread(buf, 1, (size_t)n, f)] = '\0';
+	fclose(f);
+	return (buf);
+}
+
+static int
+bench_lifecycle(const char *url, int n, const char *config_path)
+{
+	static const char *dflt = "{\"metadata\": {\"name\": \"bench\", "
+	                          "\"namespace\": \"bench\", \"uid\": "
+	                          "\"bench-uid\"}, \"linux\": "
+	                          "{\"security_context\": "
+	                          "{\"namespace_options\": {\"network\": "
+	                          "\"NODE\"}}}}";
+	char              *text = config_path ? read_file(config_path) : NULL;
+	psb_client_t      *c    = NULL;
+	psb_client_error_t err;
+	void              *cfg;
+	size_t             len;
+	int64_t           *start = calloc((size_t)n, sizeof(int64_t));
+	int64_t           *stop  = calloc((size_t)n, sizeof(int64_t));
+	int64_t           *shut  = calloc((size_t)n, sizeof(int64_t));
+	int64_t           *kill9 = calloc((size_t)n, sizeof(int64_t));
+	int                rv    = 1;
+	char               id[64];
+
+	if (config_path != NULL && text == NULL) {
+		fprintf(stderr, "psb-bench: cannot read %s\n", config_path);
+		goto out;
+	}
+	if (psb_client_open(url, &c, &err) != 0 ||
+	        psb_config_from_json(text ? text : dflt, &cfg, &len, &err) !=
+	                0) {
+		fprintf(stderr, "psb-bench: %s\n", err.message);
+		goto out;
+	}
+	for (int i = 0; i < 2 * n; i++) {
+		psb_instance_t inst;
+		int64_t        t0;
+		int            k = i % n;
+
+		snprintf(id, sizeof(id), "bench-%ld-%d", (long)getpid(), i);
+		t0 = now_ns();
+		if (psb_client_create(c, id, cfg, len, NULL, &err) != 0 ||
+		        psb_client_start(c, id, &inst, &err) != 0) {
+			fprintf(stderr, "psb-bench: %s: %s: %s\n", id,
+			        psb_code_name(err.code), err.message);
+			goto out;
+		}
+		if (i < n) {
+			// Round one: Create+Start, Stop, Shutdown.
+			start[k] = now_ns() - t0;
+			t0       = now_ns();
+			if (psb_client_stop(c, id, 30, &err) != 0) {
+				goto fail;
+			}
+			stop[k] = now_ns() - t0;
+		} else {
+			// Round two: kill -9 of the pause, until EXITED.
+			psb_sandbox_status_t st;
+
+			t0 = now_ns();
+			if (kill((pid_t)inst.pid, SIGKILL) != 0) {
+				perror("psb-bench: kill");
+				goto out;
+			}
+			for (;;) {
+				if (psb_client_status(
+				            c, id, false, &st, &err) != 0) {
+					goto fail;
+				}
+				if (strcmp(st.state, "EXITED") == 0) {
+					psb_sandbox_status_free(&st);
+					break;
+				}
+				psb_sandbox_status_free(&st);
+				if (now_ns() - t0 > 10000000000LL) {
+					fprintf(stderr,
+					        "psb-bench: %s not EXITED "
+					        "10 s after kill -9\n",
+					        id);
+					goto out;
+				}
+				usleep(200);
+			}
+			kill9[k] = now_ns() - t0;
+		}
+		psb_instance_free(&inst);
+		t0 = now_ns();
+		if (psb_client_shutdown(c, id, &err) != 0) {
+			goto fail;
+		}
+		if (i < n) {
+			shut[k] = now_ns() - t0;
+		}
+	}
+	printf("lifecycle: %d sandboxes over %s\n", n, url);
+	report("create+start", start, (size_t)n);
+	report("stop", stop, (size_t)n);
+	report("shutdown", shut, (size_t)n);
+	report("kill -9→EXITED", kill9, (size_t)n);
+	rv = 0;
+	goto out;
+fail:
+	fprintf(stderr, "psb-bench: %s: %s: %s\n", id, psb_code_name(err.code),
+	        err.message);
+out:
+	psb_client_close(c);
+	free(text);
+	free(start);
+	free(stop);
+	free(shut);
+	free(kill9);
+	return (rv);
+}
+
+static void
 usage(FILE *f)
 {
 	fprintf(f,
@@ -229,24 +375,35 @@ main(int argc, char **argv)
 	};
 	const char *url      = PSB_CLIENT_DEFAULT_URL;
 	int         clients  = 1;
-	int         requests = 10000;
+	int         requests = 0;
+	const char *config   = NULL;
 	long        pid      = 0;
 	int         ch;
 
-	while ((ch = getopt_long(argc, argv, "c:n:s:p:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:n:s:p:f:h", opts, NULL)) !=
+	        -1) {
 		switch (ch) {
 		case 'c': clients = atoi(optarg); break;
 		case 'n': requests = atoi(optarg); break;
 		case 's': url = optarg; break;
 		case 'p': pid = atol(optarg); break;
+		case 'f': config = optarg; break;
 		case 'h': usage(stdout); return (0);
 		default: usage(stderr); return (2);
 		}
 	}
-	if (optind != argc - 1 || strcmp(argv[optind], "status") != 0 ||
-	        clients < 1 || clients > 1024 || requests < 1) {
+	if (optind != argc - 1 || clients < 1 || clients > 1024 ||
+	        requests < 0) {
 		usage(stderr);
 		return (2);
 	}
-	return (bench_status(url, clients, requests, pid));
+	if (strcmp(argv[optind], "lifecycle") == 0) {
+		return (bench_lifecycle(
+		        url, requests ? requests : 20, config));
+	}
+	if (strcmp(argv[optind], "status") != 0) {
+		usage(stderr);
+		return (2);
+	}
+	return (bench_status(url, clients, requests ? requests : 10000, pid));
 }
