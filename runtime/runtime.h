@@ -17,8 +17,9 @@
 //   probe  -> one FOUND_RUNNING | FOUND_EXITED | FOUND_NOTHING |
 //             RUNTIME_UNREACHABLE per sandbox asked about
 // A pause task that exits on its own produces TASK_EXIT (status, time).
-// The backend owns reaping: it deletes the exited task itself, once,
-// before it reports TASK_EXIT.
+// The backend owns reaping: it reports each exit once and deletes the
+// exited task itself (containerd: right after reporting, since its exit
+// event already carries the status).
 //
 // All functions: loop thread only.
 //

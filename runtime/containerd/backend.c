@@ -961,11 +961,26 @@ ctrd_delete(void *impl, const psb_rt_sandbox_t *sb)
 	o = op_new(c, OP_DELETE, sb->id, sb->generation);
 	ev_timer_init(&o->timer, del_timer_cb, 0., 0.);
 	o->timer.data = o;
+	// The exit's reap (Tasks.Delete) may still be in flight: the shim is
+	// shutting down, and a Kill now fails with "ttrpc: closed". Wait for
+	// the reap; the task is gone after it.
+	if (t != NULL && t->reaping && t->delete_after_reap == NULL) {
+		t->delete_after_reap = o;
+		return (0);
+	}
 	if (call_kill(o, del_killed) != 0) {
 		op_free(o);
 		return (PSB_ECANCELED);
 	}
 	return (0);
+}
+
+void
+ctrd_delete_resume(ctrd_op_t *o)
+{
+	if (call_kill(o, del_killed) != 0) {
+		del_fail(o, "Tasks.Kill", PSB_GRPC_CANCELLED, "canceled");
+	}
 }
 
 // ---- init / fini ----------------------------------------------------------

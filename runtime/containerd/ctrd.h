@@ -32,7 +32,8 @@ typedef struct ctrd_track {
 	bool     exit_reported; // TASK_EXIT sent (or claimed) for generation
 	bool     reaping;       // a Tasks.Delete of the exit is in flight
 	bool     deleting;      // a delete op runs: no exit inferred
-	uint64_t epoch;         // list_epoch when (re)tracked
+	struct ctrd_op *delete_after_reap; // a delete waiting for the reap
+	uint64_t        epoch;             // list_epoch when (re)tracked
 } ctrd_track_t;
 
 typedef struct ctrd_op ctrd_op_t;
@@ -82,6 +83,10 @@ void ctrd_exit_handle(
         ctrd_t *c, const char *id, uint32_t pid, int32_t status, int64_t at);
 
 // The subscription (exits.c).
+// ctrd_delete_resume starts a delete that waited for the exit's reap
+// (backend.c; called by exits.c once the reap's Tasks.Delete returned).
+void ctrd_delete_resume(ctrd_op_t *o);
+
 void ctrd_exits_start(ctrd_t *c);
 void ctrd_exits_stop(ctrd_t *c);
 

@@ -134,6 +134,12 @@ reap_done(void *arg, int status, const char *message, ProtobufCMessage *resp)
 	if (t != NULL && t->generation == r->generation) {
 		t->reaping = false;
 	}
+	if (t != NULL && t->delete_after_reap != NULL) {
+		ctrd_op_t *del = t->delete_after_reap;
+
+		t->delete_after_reap = NULL;
+		ctrd_delete_resume(del);
+	}
 	if (r->report) {
 		psb_rt_event_t ev = {
 		        .event       = PSB_EV_TASK_EXIT,
@@ -188,10 +194,31 @@ ctrd_exit_handle(
 {
 	ctrd_track_t *t = ctrd_track_find(c, id);
 
+	psb_rt_event_t ev = {
+	        .event       = PSB_EV_TASK_EXIT,
+	        .sandbox_id  = id,
+	        .pid         = pid,
+	        .exit_status = status,
+	        .exited_at   = at,
+	};
+
 	if (t == NULL || t->exit_reported || t->reaping) {
 		return; // not ours, or already claimed
 	}
-	reap(c, t, pid, status, at, true);
+	// containerd's TaskExit carries the status: report it now and reap
+	// (Tasks.Delete, 10-40 ms) afterwards, so EXITED shows as soon as
+	// containerd knows. A Shutdown racing the reap finds NotFound, which
+	// is success for it.
+	t->exit_reported = true;
+	ev.generation    = t->generation;
+	if (ev.pid == 0) {
+		ev.pid = t->pid;
+	}
+	psb_log_sb(PSB_LOG_INFO, id,
+	        "containerd: pause task (pid %u) exited with status %d",
+	        (unsigned)ev.pid, (int)status);
+	reap(c, t, pid, status, at, false);
+	ctrd_emit(c, &ev);
 }
 
 // ---- resync ---------------------------------------------------------------
