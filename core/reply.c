@@ -178,9 +178,11 @@ sb_info(const psb_controller_t *c, const psb_sandbox_t *sb)
 	         res_str(res, "snapshotKey"), "snapshotter",
 	         res_str(res, "snapshotter"), "runtimeHandler",
                 sb->runtime_handler ? sb->runtime_handler : "", "runtimeType",
-	         psb_runtime_name(c->rt), "runtimeOptions",
-	         json_object_get(res, "runtimeOptions"), "config",
-	         "runtimeSpec", json_object_get(res, "runtimeSpec"),
+                res_str(res, "runtimeType")[0] != '\0'
+	                 ? res_str(res, "runtimeType")
+	                 : psb_runtime_name(c->rt),
+	         "runtimeOptions", json_object_get(res, "runtimeOptions"),
+	         "config", "runtimeSpec", json_object_get(res, "runtimeSpec"),
 	         "cniResult", json_object_get(res, "cniResult"),
 	         "sandboxMetadata", md);
 	if (o != NULL) {

@@ -61,6 +61,7 @@ struct ctrd_op {
 
 	// start
 	char             *config_json;
+	char             *spec_json; // what the container was created with
 	psb_image_t      *img;
 	ProtobufCMessage *prepared; // PrepareSnapshotResponse (mounts)
 	unsigned          made;     // made_t
@@ -104,6 +105,7 @@ op_free(ctrd_op_t *o)
 		o->next->prev = o->prev;
 	}
 	free(o->config_json);
+	free(o->spec_json);
 	psb_image_free(o->img);
 	if (o->prepared != NULL) {
 		protobuf_c_message_free_unpacked(o->prepared, NULL);
@@ -407,14 +409,31 @@ st_started(void *arg, int status, const char *message, ProtobufCMessage *resp)
 	psb_log_sb(PSB_LOG_INFO, o->id,
 	        "containerd: pause task started, pid %u", (unsigned)o->pid);
 	{
+		// What verbose Status shows (the seed's SandboxInfo keys): the
+		// controller records it with the sandbox.
+		json_t *res  = json_pack("{s:s, s:s, s:s, s:s}", "image",
+		         o->c->image, "snapshotKey", o->id, "snapshotter",
+		         o->c->snapshotter, "runtimeType", o->c->runtime);
+		json_t *spec = o->spec_json != NULL
+		                       ? json_loads(o->spec_json, 0, NULL)
+		                       : NULL;
+		char   *text;
+
+		if (spec != NULL) {
+			json_object_set_new(res, "runtimeSpec", spec);
+		}
+		text = json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(res);
 		psb_rt_event_t ev = {
 		        .event      = PSB_EV_START_OK,
 		        .sandbox_id = o->id,
 		        .generation = o->generation,
 		        .pid        = o->pid,
+		        .resources  = text,
 		};
 
 		ctrd_emit(o->c, &ev);
+		free(text);
 	}
 	op_free(o);
 }
@@ -565,6 +584,8 @@ st_container_create(ctrd_op_t *o)
 
 	psb_log_sb(PSB_LOG_DEBUG, o->id,
 	        "containerd: pod config %s -> spec %s", in.config_text, json);
+	free(o->spec_json);
+	o->spec_json = xstrdup(json);
 	snprintf(gen, sizeof(gen), "%llu", (unsigned long long)o->generation);
 	l_id.key        = PSB_CTRD_LABEL_ID;
 	l_id.value      = o->id;
@@ -1079,6 +1100,31 @@ parse_options(ctrd_t *c, const char *options, psb_error_t *err)
 	return (0);
 }
 
+// init_image_cb reports the start-up check of the sandbox image: a
+// missing image is said at once (with the import command), not only when
+// the first Start fails. It does not stop the daemon: the image may be
+// imported while it runs.
+static void
+init_image_cb(void *arg, psb_image_t *img, const psb_error_t *err)
+{
+	ctrd_t *c = arg;
+
+	if (c->closing) {
+		psb_image_free(img);
+		return;
+	}
+	if (img != NULL) {
+		psb_log(PSB_LOG_INFO, "containerd: sandbox image %s (%s)",
+		        c->image, img->chain_id);
+		psb_image_free(img);
+	} else if (err->code == PSB_EUNAVAIL) {
+		psb_log(PSB_LOG_WARN, "containerd: %s",
+		        psb_error_message(err));
+	} else {
+		psb_log(PSB_LOG_ERROR, "%s", psb_error_message(err));
+	}
+}
+
 static int
 ctrd_init(
         psb_runtime_t *rt, const char *options, void **impl, psb_error_t *err)
@@ -1119,6 +1165,15 @@ ctrd_init(
 	        "snapshotter %s, runtime %s",
 	        c->address, c->ns, c->image, c->snapshotter, c->runtime);
 	ctrd_exits_start(c);
+	{
+		psb_image_opts_t io = {0};
+
+		io.loop        = c->loop;
+		io.ns          = c->ns;
+		io.address     = c->address;
+		io.import_path = c->image_archive;
+		(void)psb_image_resolve(c->g, c->image, &io, init_image_cb, c);
+	}
 	*impl = c;
 	return (0);
 }

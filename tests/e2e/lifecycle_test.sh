@@ -158,6 +158,18 @@ check "containerd runs the task" \
 	"ctr_ tasks ls 2>/dev/null | grep -q 'e2e-1.*RUNNING'"
 check "the container has our labels" \
 	"ctr_ containers info e2e-1 2>/dev/null | grep -q 'io.podsandboxd.sandbox-id'"
+# Verbose Status shows the seed's SandboxInfo keys as containerd has them.
+info_ok=$(python3 -c '
+import json, sys
+i = json.load(open(sys.argv[1]))["info"]
+ok = (i["image"] == sys.argv[2] and i["snapshotter"] == "overlayfs"
+      and i["snapshotKey"] == "e2e-1"
+      and i["runtimeType"] == "io.containerd.runc.v2"
+      and i["runtimeSpec"]["process"]["args"] == ["/pause"]
+      and i["processStatus"] == "running")
+print("yes" if ok else "no")' "$dir/status1.json" "$image" 2>/dev/null)
+check "status -v shows image, snapshot, runtime type and spec" \
+	"[ '$info_ok' = yes ]"
 check "stop succeeds" "ctl_ stop e2e-1 >'$dir/stop1' 2>&1"
 out=$(ctl_ wait e2e-1 2>&1)
 check "wait prints 137 (got '$out')" "[ '$out' = 137 ]"
@@ -205,6 +217,12 @@ check "the daemon exits 0 on SIGTERM" "[ $status -eq 0 ]"
 # 3. A missing sandbox image.
 check "podsandboxd starts with a missing image" \
 	"start_daemon localhost/none:0 '$dir/daemon2.log'"
+for _ in $(seq 1 50); do
+	grep -q 'localhost/none:0.*import it with' "$dir/daemon2.log" && break
+	sleep 0.1
+done
+check "... and says at start-up that the image is missing, how to import it" \
+	"grep -q 'error.*sandbox image \"localhost/none:0\" is not in containerd namespace.*import it with' '$dir/daemon2.log'"
 ctl_ run "$pod_config" --id e2e-3 >"$dir/run3" 2>&1
 rc=$?
 check "run with a missing image exits 1 (got $rc)" "[ $rc -eq 1 ]"
