@@ -122,6 +122,7 @@ typedef struct psb_version_info {
 	uint64_t    sandboxes;
 	uint64_t    commit_failures;
 	uint64_t    newest_seq;
+	uint64_t    missed_exits; // found by the runtime's resync
 } psb_version_info_t;
 
 // A reply. code 0 = success. Everything is borrowed for the callback.

@@ -429,6 +429,8 @@ ctl_reply(psb_controller_t *c, ctl_req_t *req, int code, const char *msg,
 			reply.version.sandboxes = psb_map_size(c->sandboxes);
 			reply.version.commit_failures = c->commit_failures;
 			reply.version.newest_seq      = c->last_seq;
+			reply.version.missed_exits =
+			        psb_runtime_missed_exits(c->rt);
 		}
 	}
 	if (req->cb != NULL) {

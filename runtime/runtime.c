@@ -180,3 +180,11 @@ psb_runtime_platform(psb_runtime_t *rt, psb_platform_t *out)
 {
 	return (rt->ops->rt_platform(rt->impl, out));
 }
+
+uint64_t
+psb_runtime_missed_exits(psb_runtime_t *rt)
+{
+	return (rt->ops->rt_missed_exits != NULL
+	                ? rt->ops->rt_missed_exits(rt->impl)
+	                : 0);
+}

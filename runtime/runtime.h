@@ -87,6 +87,9 @@ typedef struct psb_runtime_ops {
 	int (*rt_probe)(void *impl, const psb_rt_sandbox_t *sbs, size_t n);
 	int (*rt_platform)(void *impl, psb_platform_t *out);
 	bool rt_is_test_double; // logged loudly at start-up
+	// Exits found by a resync instead of the event stream (late or
+	// missed events); NULL = the backend has no such stream.
+	uint64_t (*rt_missed_exits)(void *impl);
 } psb_runtime_ops_t;
 
 // psb_runtime_open finds the backend called name ("scripted", ...) and
@@ -117,5 +120,9 @@ int psb_runtime_delete(psb_runtime_t *rt, const psb_rt_sandbox_t *sb);
 int psb_runtime_probe(
         psb_runtime_t *rt, const psb_rt_sandbox_t *sbs, size_t n);
 int psb_runtime_platform(psb_runtime_t *rt, psb_platform_t *out);
+
+// psb_runtime_missed_exits counts exits the backend found by resyncing
+// rather than through its event stream (0 if it has no stream).
+uint64_t psb_runtime_missed_exits(psb_runtime_t *rt);
 
 #endif // PSB_RUNTIME_RUNTIME_H

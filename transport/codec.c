@@ -962,6 +962,7 @@ cd_result(cd_scratch_t *s, const psb_reply_t *r, cd_results_t *x,
 		x->version.sandboxes       = r->version.sandboxes;
 		x->version.commit_failures = r->version.commit_failures;
 		x->version.newest_seq      = r->version.newest_seq;
+		x->version.missed_exits    = r->version.missed_exits;
 		resp->result_case          = CD_R(VERSION);
 		resp->version              = &x->version;
 		return (0);

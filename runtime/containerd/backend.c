@@ -1205,13 +1205,20 @@ psb_containerd_missed_exits(psb_runtime_t *rt)
 	return (c != NULL ? c->missed_exits : 0);
 }
 
+static uint64_t
+ctrd_missed_exits(void *impl)
+{
+	return (((ctrd_t *)impl)->missed_exits);
+}
+
 const psb_runtime_ops_t psb_containerd_ops = {
-        .rt_name     = "containerd",
-        .rt_init     = ctrd_init,
-        .rt_fini     = ctrd_fini,
-        .rt_start    = ctrd_start,
-        .rt_kill     = ctrd_kill,
-        .rt_delete   = ctrd_delete,
-        .rt_probe    = ctrd_probe,    // probe.c
-        .rt_platform = ctrd_platform, // probe.c
+        .rt_missed_exits = ctrd_missed_exits,
+        .rt_name         = "containerd",
+        .rt_init         = ctrd_init,
+        .rt_fini         = ctrd_fini,
+        .rt_start        = ctrd_start,
+        .rt_kill         = ctrd_kill,
+        .rt_delete       = ctrd_delete,
+        .rt_probe        = ctrd_probe,    // probe.c
+        .rt_platform     = ctrd_platform, // probe.c
 };

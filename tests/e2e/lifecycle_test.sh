@@ -170,6 +170,8 @@ ok = (i["image"] == sys.argv[2] and i["snapshotter"] == "overlayfs"
 print("yes" if ok else "no")' "$dir/status1.json" "$image" 2>/dev/null)
 check "status -v shows image, snapshot, runtime type and spec" \
 	"[ '$info_ok' = yes ]"
+check "version reports the runtime's missed-exit counter" \
+	"ctl_ version -o json 2>/dev/null | python3 -c 'import json,sys; j=json.load(sys.stdin); sys.exit(0 if j[\"runtime\"] == \"containerd\" and isinstance(j[\"missedExits\"], int) else 1)'"
 check "stop succeeds" "ctl_ stop e2e-1 >'$dir/stop1' 2>&1"
 out=$(ctl_ wait e2e-1 2>&1)
 check "wait prints 137 (got '$out')" "[ '$out' = 137 ]"

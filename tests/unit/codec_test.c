@@ -612,7 +612,7 @@ test_encode_simple_replies(void **state)
 	assert_int_equal(resp->wait->exited_at, 99);
 
 	reply_init(&r, PSB_M_VERSION);
-	r.version = (psb_version_info_t) {"scripted", true, 3, 1, 77};
+	r.version = (psb_version_info_t) {"scripted", true, 3, 1, 77, 5};
 	resp      = encode(&r);
 	assert_string_equal(resp->version->version, PSB_VERSION);
 	assert_int_equal(resp->version->api_version, PSB_API_VERSION);
@@ -621,6 +621,7 @@ test_encode_simple_replies(void **state)
 	assert_int_equal(resp->version->sandboxes, 3);
 	assert_int_equal(resp->version->commit_failures, 1);
 	assert_int_equal(resp->version->newest_seq, 77);
+	assert_int_equal(resp->version->missed_exits, 5);
 
 	reply_init(&r, PSB_M_COUNT); // no such method: nothing to encode
 	buf = NULL;

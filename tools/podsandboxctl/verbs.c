@@ -843,14 +843,16 @@ ctl_version(ctl_t *ctl, int argc, char **argv)
 		return (ctl_api_error(&err));
 	}
 	if (ctl->json) {
-		ctl_print_json(json_pack("{s:s,s:s,s:I,s:s,s:b,s:I,s:I,s:I}",
+		ctl_print_json(json_pack(
+		        "{s:s,s:s,s:I,s:s,s:b,s:I,s:I,s:I,s:I}",
 		        "clientVersion", PSB_VERSION, "daemonVersion",
 		        v.version, "apiVersion", (json_int_t)v.api_version,
 		        "runtime", v.runtime, "runtimeIsTestDouble",
 		        v.runtime_is_test_double, "sandboxes",
 		        (json_int_t)v.sandboxes, "newestSeq",
 		        (json_int_t)v.newest_seq, "commitFailures",
-		        (json_int_t)v.commit_failures));
+		        (json_int_t)v.commit_failures, "missedExits",
+		        (json_int_t)v.missed_exits));
 	} else {
 		printf("Client version: %s\n", PSB_VERSION);
 		printf("Daemon version: %s\n", v.version);
@@ -862,6 +864,8 @@ ctl_version(ctl_t *ctl, int argc, char **argv)
 		        (unsigned long long)v.newest_seq);
 		printf("Commit failures: %llu\n",
 		        (unsigned long long)v.commit_failures);
+		printf("Exits found by resync: %llu\n",
+		        (unsigned long long)v.missed_exits);
 	}
 	return (CTL_EXIT_OK);
 }

@@ -851,6 +851,7 @@ psb_client_version(
 		out->sandboxes              = v->sandboxes;
 		out->commit_failures        = v->commit_failures;
 		out->newest_seq             = v->newest_seq;
+		out->missed_exits           = v->missed_exits;
 	}
 	podsandbox__v1__response__free_unpacked(resp, NULL);
 	return (0);

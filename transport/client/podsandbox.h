@@ -130,6 +130,7 @@ typedef struct psb_version_info_client {
 	uint64_t sandboxes;
 	uint64_t commit_failures;
 	uint64_t newest_seq;
+	uint64_t missed_exits; // exits found by resync, not the event stream
 } psb_daemon_version_t;
 
 // psb_config_from_json encodes a crictl-style pod config JSON document
