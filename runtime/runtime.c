@@ -6,10 +6,12 @@
 #include "runtime/runtime.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/base/alloc.h"
 #include "core/base/cleanup.h"
+#include "core/base/goarch.h"
 #include "core/base/log.h"
 #include "runtime/containerd/backend.h"
 #include "runtime/scripted.h"
@@ -187,4 +189,23 @@ psb_runtime_missed_exits(psb_runtime_t *rt)
 	return (rt->ops->rt_missed_exits != NULL
 	                ? rt->ops->rt_missed_exits(rt->impl)
 	                : 0);
+}
+
+int
+psb_runtime_host_platform(psb_platform_t *out)
+{
+	const char *arch;
+	const char *variant;
+
+	memset(out, 0, sizeof(*out));
+	psb_host_goarch(&arch, &variant);
+	if (arch[0] == '\0') {
+		return (PSB_ERUNTIME);
+	}
+	snprintf(out->os, sizeof(out->os), "%s", "linux");
+	// uname's machine may be longer than the field: cut it, quietly.
+	snprintf(out->arch, sizeof(out->arch), "%.*s",
+	        (int)sizeof(out->arch) - 1, arch);
+	snprintf(out->variant, sizeof(out->variant), "%s", variant);
+	return (0);
 }

@@ -121,6 +121,10 @@ int psb_runtime_probe(
         psb_runtime_t *rt, const psb_rt_sandbox_t *sbs, size_t n);
 int psb_runtime_platform(psb_runtime_t *rt, psb_platform_t *out);
 
+// psb_runtime_host_platform fills out with this host's OCI platform
+// (linux, GOARCH, variant): what local backends answer for Platform.
+int psb_runtime_host_platform(psb_platform_t *out);
+
 // psb_runtime_missed_exits counts exits the backend found by resyncing
 // rather than through its event stream (0 if it has no stream).
 uint64_t psb_runtime_missed_exits(psb_runtime_t *rt);

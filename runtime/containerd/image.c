@@ -23,10 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 
 #include "core/base/alloc.h"
 #include "core/base/cleanup.h"
+#include "core/base/goarch.h"
 #include "core/base/sha256.h"
 
 #include "github.com/containerd/containerd/api/services/content/v1/content.pb-c.h"
@@ -461,31 +461,18 @@ psb_image_free(psb_image_t *img)
 const char *
 psb_image_host_arch(void)
 {
-	static const struct {
-		const char *machine, *arch;
-	} map[] = {
-	        {"x86_64", "amd64"},
-	        {"aarch64", "arm64"},
-	        {"i686", "386"},
-	        {"i386", "386"},
-	        {"armv7l", "arm/v7"},
-	        {"armv6l", "arm/v6"},
-	        {"ppc64le", "ppc64le"},
-	        {"s390x", "s390x"},
-	        {"riscv64", "riscv64"},
-	        {"loongarch64", "loong64"},
-	};
-	static struct utsname u;
+	// "arch" or "arch/variant", as platform matching compares them.
+	static char buf[64];
+	const char *arch;
+	const char *variant;
 
-	if (u.machine[0] == '\0' && uname(&u) < 0) {
-		return ("unknown");
+	if (buf[0] == '\0') {
+		psb_host_goarch(&arch, &variant);
+		snprintf(buf, sizeof(buf), "%s%s%s",
+		        arch[0] != '\0' ? arch : "unknown",
+		        variant[0] != '\0' ? "/" : "", variant);
 	}
-	for (size_t i = 0; i < PSB_NELEM(map); i++) {
-		if (strcmp(u.machine, map[i].machine) == 0) {
-			return (map[i].arch);
-		}
-	}
-	return (u.machine);
+	return (buf);
 }
 
 // ---- the resolve ------------------------------------------------------

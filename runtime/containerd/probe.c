@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 
 #include "core/base/alloc.h"
 #include "core/base/cleanup.h"
@@ -223,36 +222,6 @@ ctrd_probe(void *impl, const psb_rt_sandbox_t *sbs, size_t n)
 int
 ctrd_platform(void *impl, psb_platform_t *out)
 {
-	// uname's machine names mapped to Go's GOARCH (as scripted.c).
-	static const struct {
-		const char *machine;
-		const char *arch;
-		const char *variant;
-	} arch_map[] = {
-	        {"x86_64", "amd64", ""},
-	        {"aarch64", "arm64", ""},
-	        {"armv7l", "arm", "v7"},
-	};
-	struct utsname u;
-	const char    *arch;
-	const char    *variant = "";
-
 	(void)impl;
-	memset(out, 0, sizeof(*out));
-	if (uname(&u) != 0) {
-		return (PSB_ERUNTIME);
-	}
-	arch = u.machine;
-	for (size_t i = 0; i < PSB_NELEM(arch_map); i++) {
-		if (strcmp(u.machine, arch_map[i].machine) == 0) {
-			arch    = arch_map[i].arch;
-			variant = arch_map[i].variant;
-			break;
-		}
-	}
-	snprintf(out->os, sizeof(out->os), "%s", "linux");
-	snprintf(out->arch, sizeof(out->arch), "%.*s",
-	        (int)sizeof(out->arch) - 1, arch);
-	snprintf(out->variant, sizeof(out->variant), "%s", variant);
-	return (0);
+	return (psb_runtime_host_platform(out));
 }

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base/goarch.h"
 #include "core/base/sha256.h"
 
 #define OCI_MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
@@ -176,38 +177,14 @@ pack_read_file(const char *path, pack_buf_t *out)
 static int
 pack_goarch(const char *machine, const char **arch, const char **variant)
 {
-	static const struct {
-		const char *machine;
-		const char *arch;
-		const char *variant;
-	} map[] = {
-	        {"x86_64", "amd64", NULL},
-	        {"amd64", "amd64", NULL},
-	        {"aarch64", "arm64", NULL},
-	        {"arm64", "arm64", NULL},
-	        {"i386", "386", NULL},
-	        {"i486", "386", NULL},
-	        {"i586", "386", NULL},
-	        {"i686", "386", NULL},
-	        {"armv7l", "arm", "v7"},
-	        {"armv7", "arm", "v7"},
-	        {"armv6l", "arm", "v6"},
-	        {"ppc64le", "ppc64le", NULL},
-	        {"s390x", "s390x", NULL},
-	        {"riscv64", "riscv64", NULL},
-	        {"mips64el", "mips64le", NULL},
-	        {"loongarch64", "loong64", NULL},
-	};
-
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-		if (strcmp(machine, map[i].machine) == 0) {
-			*arch    = map[i].arch;
-			*variant = map[i].variant;
-			return 0;
-		}
+	if (!psb_goarch(machine, arch, variant)) {
+		fprintf(stderr, "oci-pack: unknown machine \"%s\"\n", machine);
+		return -1;
 	}
-	fprintf(stderr, "oci-pack: unknown machine \"%s\"\n", machine);
-	return -1;
+	if ((*variant)[0] == '\0') {
+		*variant = NULL; /* no "variant" key in the config */
+	}
+	return 0;
 }
 
 /* Compact, key-sorted JSON: the same document always has the same bytes. */
