@@ -58,6 +58,8 @@ struct ctrd_op {
 	ev_timer   timer; // delete: polling for the killed task to stop
 	int        polls;
 	int        retried; // start: the one retry after ALREADY_EXISTS
+	void (*retry_step)(ctrd_op_t *o); // ... runs this step again
+	const char *retry_what;           // ... after removing this
 
 	// start
 	char             *config_json;
@@ -481,8 +483,11 @@ st_task_create(ctrd_op_t *o)
 	}
 }
 
+// st_stale_removed continues a start after a leftover of an earlier
+// attempt (a container or snapshot with this id) was removed: the step
+// that met it (o->retry_step) runs once more.
 static void
-st_stale_container_deleted(
+st_stale_removed(
         void *arg, int status, const char *message, ProtobufCMessage *resp)
 {
 	ctrd_op_t *o = arg;
@@ -492,11 +497,10 @@ st_stale_container_deleted(
 	}
 	free_resp(resp);
 	if (!gone_ok(status)) {
-		start_fail_grpc(
-		        o, "deleting a stale container", status, message);
+		start_fail_grpc(o, o->retry_what, status, message);
 		return;
 	}
-	st_container_create(o);
+	o->retry_step(o);
 }
 
 static void
@@ -513,8 +517,9 @@ st_container_created(
 		o->retried = 1;
 		psb_log_sb(PSB_LOG_WARN, o->id,
 		        "containerd: a stale container exists: deleting it");
-		if (call_container_delete(o, st_stale_container_deleted) !=
-		        0) {
+		o->retry_step = st_container_create;
+		o->retry_what = "deleting a stale container";
+		if (call_container_delete(o, st_stale_removed) != 0) {
 			start_fail(o, PSB_ECANCELED, "start: canceled");
 		}
 		return;
@@ -613,24 +618,6 @@ st_container_create(ctrd_op_t *o)
 }
 
 static void
-st_stale_snapshot_removed(
-        void *arg, int status, const char *message, ProtobufCMessage *resp)
-{
-	ctrd_op_t *o = arg;
-
-	if (op_gone(o, resp)) {
-		return;
-	}
-	free_resp(resp);
-	if (!gone_ok(status)) {
-		start_fail_grpc(
-		        o, "removing a stale snapshot", status, message);
-		return;
-	}
-	st_prepare(o);
-}
-
-static void
 st_prepared(void *arg, int status, const char *message, ProtobufCMessage *resp)
 {
 	ctrd_op_t *o = arg;
@@ -642,7 +629,9 @@ st_prepared(void *arg, int status, const char *message, ProtobufCMessage *resp)
 		o->retried = 1;
 		psb_log_sb(PSB_LOG_WARN, o->id,
 		        "containerd: a stale snapshot exists: removing it");
-		if (call_snapshot_remove(o, st_stale_snapshot_removed) != 0) {
+		o->retry_step = st_prepare;
+		o->retry_what = "removing a stale snapshot";
+		if (call_snapshot_remove(o, st_stale_removed) != 0) {
 			start_fail(o, PSB_ECANCELED, "start: canceled");
 		}
 		return;

@@ -198,6 +198,18 @@ check "the exited task was reaped" \
 check "rm e2e-2 succeeds" "ctl_ rm e2e-2 >'$dir/rm2' 2>&1"
 check "nothing is left after e2e-2" nothing_left
 
+# Leftovers of an earlier attempt (as a crash between steps leaves them):
+# a container AND a snapshot already named like the sandbox. Start removes
+# each once and goes on.
+ctr_ containers create "$image" e2e-stale >/dev/null 2>&1
+check "a stale container and snapshot exist before the start" \
+	"ctr_ containers ls -q 2>/dev/null | grep -qx e2e-stale && ctr_ snapshots ls 2>/dev/null | grep -q '^e2e-stale '"
+check "run over the leftovers succeeds" \
+	"ctl_ run '$pod_config' --id e2e-stale >'$dir/run-stale' 2>&1"
+check "... and the sandbox runs" "[ \"\$(field e2e-stale state)\" = READY ]"
+check "rm e2e-stale succeeds" "ctl_ rm e2e-stale >/dev/null 2>&1"
+check "nothing is left after the leftovers" nothing_left
+
 # Churn: sandboxes started right after others were removed. containerd's
 # garbage collector once took a freshly prepared snapshot before its task
 # mounted it (the container now comes first and holds it).
