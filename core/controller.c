@@ -875,11 +875,6 @@ ctl_flush(psb_controller_t *c)
 			ctl_resolve(c, o->sb, o->method, o->code, o->msg);
 			break;
 		case OB_WAKE:
-			if (o->sb->rec.exit_status < 0) {
-				// Removed without a recorded exit.
-				o->sb->rec.exit_status = PSB_EXIT_UNKNOWN;
-				o->sb->rec.exited_at   = psb_now_ns();
-			}
 			ctl_resolve(c, o->sb, PSB_M_WAIT, 0, NULL);
 			break;
 		case OB_RT: ctl_run_rt(c, o); break;

@@ -243,7 +243,11 @@ static const fsm_cell_t fsm_table[PSB_STATE_COUNT][PSB_EVENT_COUNT] = {
 	[PSB_EV_START_FAILED]  = CELL(IGNORE),
 	[PSB_EV_TASK_EXIT]     = CELL(IGNORE),
 	[PSB_EV_KILL_FAILED]   = CELL(IGNORE),
-	[PSB_EV_DELETE_OK]     = CELL(MOVE(0, NONE, A(REMOVE) | A(SHUTDOWN_DONE) | A(STOP_DONE) | A(WAKE_WAITERS))),
+	// Removed: waiters get the recorded exit, or 255 (unknown) when the
+	// pause never exited on record (a CREATED or UNKNOWN sandbox).
+	[PSB_EV_DELETE_OK]     = CELL(
+	    MOVE(G(EXIT_RECORDED), NONE, A(REMOVE) | A(SHUTDOWN_DONE) | A(STOP_DONE) | A(WAKE_WAITERS)),
+	    MOVE(0,                NONE, A(REMOVE) | A(RECORD_EXIT) | A(SHUTDOWN_DONE) | A(STOP_DONE) | A(WAKE_WAITERS))),
 	[PSB_EV_DELETE_FAILED] = CELL(MOVE(0, DELETING, A(BACKOFF))),
 	[PSB_EV_DEADLINE] = CELL(
 	    MOVE(G(RETRY_LEFT), DELETING, A(RT_DELETE) | A(BACKOFF)),

@@ -761,6 +761,23 @@ test_list_label_selector(void **state)
 	fx_free(fx);
 }
 
+static void
+test_waiter_of_removed_sandbox(void **state)
+{
+	fx_t      *fx = setup("wait-removed");
+	fx_call_t *w;
+
+	fx_do(fx, PSB_M_CREATE, ID); // never started: no exit on record
+	w = fx_req(fx, PSB_M_WAIT, ID);
+	psb_test_run_for(fx->loop, 10);
+	assert_false(w->done);
+	assert_int_equal(fx_do(fx, PSB_M_SHUTDOWN, ID)->code, 0);
+	fx_wait(fx, w);
+	assert_int_equal(w->code, 0);
+	assert_int_equal(w->exit_status, PSB_EXIT_UNKNOWN);
+	fx_free(fx);
+}
+
 int
 main(void)
 {
@@ -793,6 +810,7 @@ main(void)
 	        cmocka_unit_test(test_events_history_version),
 	        cmocka_unit_test(test_events_after_retention),
 	        cmocka_unit_test(test_list_label_selector),
+	        cmocka_unit_test(test_waiter_of_removed_sandbox),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -388,7 +388,8 @@ test_stop_during_start_honoured(void **state)
 // DESIGN.md §3: exit ownership and Wait.
 // ---------------------------------------------------------------------
 
-// Only exit observations record an exit, and a runtime exit always wakes
+// Only exit observations (and a completed delete of a sandbox whose exit
+// was never recorded) record an exit, and a runtime exit always wakes
 // the waiters in the same step (one owner does all of it).
 static void
 test_exit_single_owner(void **state)
@@ -401,6 +402,18 @@ test_exit_single_owner(void **state)
 				uint32_t         a = r.rule.actions;
 
 				if ((a & A(RECORD_EXIT)) == 0) {
+					continue;
+				}
+				if (e == EV(DELETE_OK)) {
+					// A completed delete (it kills first)
+					// ends the pause too: recorded as
+					// unknown, but only if no exit was
+					// recorded before.
+					assert_int_equal(s, ST(DELETING));
+					assert_int_equal(
+					        r.rule.next, ST(NONE));
+					assert_true(
+					        (g & G(EXIT_RECORDED)) == 0);
 					continue;
 				}
 				assert_true(e == EV(TASK_EXIT) ||
@@ -486,8 +499,12 @@ test_shutdown_idle_deletes(void **state)
 	        A(RT_DELETE) | A(PARK));
 	check_move(ST(EXITED), EV(SHUTDOWN), 0, ST(DELETING),
 	        A(RT_DELETE) | A(PARK));
-	check_move(ST(DELETING), EV(DELETE_OK), 0, ST(NONE),
+	check_move(ST(DELETING), EV(DELETE_OK), G(EXIT_RECORDED), ST(NONE),
 	        A(REMOVE) | A(SHUTDOWN_DONE) | A(STOP_DONE) | A(WAKE_WAITERS));
+	// Never exited on record: the exit is recorded as unknown (255).
+	check_move(ST(DELETING), EV(DELETE_OK), 0, ST(NONE),
+	        A(REMOVE) | A(RECORD_EXIT) | A(SHUTDOWN_DONE) | A(STOP_DONE) |
+	                A(WAKE_WAITERS));
 }
 
 // A Shutdown during STARTING waits for the start and then stops and

@@ -321,9 +321,14 @@ static expect_t
 expect_deleting(psb_event_t e, uint32_t g)
 {
 	if (e == EV(DELETE_OK)) {
-		return (ex_move(ST(NONE), A(REMOVE) | A(SHUTDOWN_DONE) |
-		                                  A(STOP_DONE) |
-		                                  A(WAKE_WAITERS)));
+		// Waiters get the recorded exit, or 255 recorded now.
+		uint32_t x = A(REMOVE) | A(SHUTDOWN_DONE) | A(STOP_DONE) |
+		             A(WAKE_WAITERS);
+
+		if ((g & G(EXIT_RECORDED)) == 0) {
+			x |= A(RECORD_EXIT);
+		}
+		return (ex_move(ST(NONE), x));
 	}
 	if (e == EV(DELETE_FAILED)) {
 		return (ex_move(ST(DELETING), A(BACKOFF)));
