@@ -5,8 +5,8 @@
 
 #include "runtime/runtime.h"
 
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/base/alloc.h"
