@@ -83,6 +83,11 @@ static const cfg_key cfg_keys[] = {
         {"reprobe_ms", "reprobe-ms", "MS",
                 "retry interval when recovery cannot reach the runtime",
                 CFG_U32, offsetof(psb_config_t, reprobe_ms), 10, 3600000},
+        {"probe_timeout_ms", "probe-timeout-ms", "MS",
+                "recovery: a sandbox the runtime has not answered for "
+                "by then is UNKNOWN (and asked again)",
+                CFG_U32, offsetof(psb_config_t, probe_timeout_ms), 10,
+                CFG_MS_MAX},
         {"api_url", "socket", "URL",
                 "API (REP) socket: ipc://PATH, or tcp:// with --allow-tcp",
                 CFG_URL, offsetof(psb_config_t, api_url), 0, 0},
@@ -147,6 +152,7 @@ cfg_defaults(psb_config_t *cfg)
 	cfg->delete_timeout_ms = PSB_CONFIG_DEFAULT_DELETE_MS;
 	cfg->retry_max         = PSB_CONFIG_DEFAULT_RETRY_MAX;
 	cfg->reprobe_ms        = PSB_CONFIG_DEFAULT_REPROBE_MS;
+	cfg->probe_timeout_ms  = PSB_CONFIG_DEFAULT_PROBE_MS;
 	cfg->socket_mode       = PSB_CONFIG_DEFAULT_SOCKET_MODE;
 	cfg->max_message_bytes = PSB_CONFIG_DEFAULT_MAX_MSG;
 	cfg->api_contexts      = PSB_CONFIG_DEFAULT_API_CONTEXTS;
@@ -643,6 +649,7 @@ psb_config_controller_opts(const psb_config_t *cfg, psb_controller_opts_t *out)
 	out->delete_timeout_ms = cfg->delete_timeout_ms;
 	out->retry_max         = cfg->retry_max;
 	out->reprobe_ms        = cfg->reprobe_ms;
+	out->probe_timeout_ms  = cfg->probe_timeout_ms;
 }
 
 void

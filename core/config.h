@@ -31,6 +31,7 @@
 #define PSB_CONFIG_DEFAULT_DELETE_MS    10000
 #define PSB_CONFIG_DEFAULT_RETRY_MAX    5
 #define PSB_CONFIG_DEFAULT_REPROBE_MS   1000
+#define PSB_CONFIG_DEFAULT_PROBE_MS     10000
 // The API and events sockets default to these names in state_dir (with
 // the default state_dir: ipc:///run/podsandboxd/podsandboxd.sock and
 // ipc:///run/podsandboxd/events.sock).
@@ -63,6 +64,7 @@ typedef struct psb_config {
 	uint32_t         delete_timeout_ms;
 	uint32_t         retry_max;
 	uint32_t         reprobe_ms;
+	uint32_t         probe_timeout_ms;
 	char            *api_url;    // REP socket URL (never NULL after parse)
 	char            *events_url; // PUB socket URL (never NULL after parse)
 	uint32_t         socket_mode;       // ipc socket file mode (0..0777)

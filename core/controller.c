@@ -1153,6 +1153,11 @@ psb_controller_new(struct ev_loop *loop, psb_store_t *store, psb_runtime_t *rt,
 	ev_timer_init(&c->reprobe_timer, ctl_reprobe_cb, 0.,
 	        c->opts.reprobe_ms / 1000.0);
 	c->reprobe_timer.data = c;
+	ev_timer_init(&c->probe_timer, ctl_probe_timer_cb, 0., 0.);
+	c->probe_timer.data = c;
+	if (c->opts.probe_timeout_ms == 0) {
+		c->opts.probe_timeout_ms = defaults.probe_timeout_ms;
+	}
 	psb_runtime_set_sink(rt, ctl_rt_sink, c);
 	*out = c;
 	return (0);
@@ -1308,6 +1313,7 @@ psb_controller_free(psb_controller_t *c)
 	ev_idle_stop(c->loop, &c->idle);
 	ev_timer_stop(c->loop, &c->retry_timer);
 	ev_timer_stop(c->loop, &c->reprobe_timer);
+	ev_timer_stop(c->loop, &c->probe_timer);
 	psb_runtime_set_sink(c->rt, NULL, NULL);
 	while (c->retry_head != NULL) {
 		ctl_event_t *e = c->retry_head;

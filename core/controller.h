@@ -41,11 +41,12 @@ typedef struct psb_controller_opts {
 	uint32_t retry_max;         // re-kill / re-delete attempts
 	uint32_t backoff_ms;        // first retry backoff (doubles, <= 1 s)
 	uint32_t reprobe_ms;        // retry interval for unreachable recovery
+	uint32_t probe_timeout_ms;  // a sandbox's probe answer deadline
 } psb_controller_opts_t;
 
-#define PSB_CONTROLLER_OPTS_DEFAULT              \
-	{                                        \
-		60000, 2000, 10000, 5, 100, 1000 \
+#define PSB_CONTROLLER_OPTS_DEFAULT                     \
+	{                                               \
+		60000, 2000, 10000, 5, 100, 1000, 10000 \
 	}
 
 typedef enum psb_method {

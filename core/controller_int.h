@@ -74,8 +74,10 @@ struct psb_sandbox {
 	struct psb_sandbox *touched_next;
 
 	// Recovery.
-	bool awaiting_probe; // first answer not in yet
-	bool reprobe;        // runtime was unreachable: ask again
+	bool      awaiting_probe; // first answer not in yet
+	bool      reprobe;        // runtime was unreachable: ask again
+	bool      probing;        // asked; no answer yet
+	ev_tstamp probe_due;      // ... and unreachable if none by then
 
 	ev_timer   deadline;
 	uint32_t   timer_epoch;
@@ -124,6 +126,7 @@ struct psb_controller {
 	ev_prepare prepare;
 	ev_idle    idle; // kicks a tick when work is queued late
 	ev_timer   reprobe_timer;
+	ev_timer   probe_timer; // the earliest probe_due
 	bool       in_tick;
 	bool       draining;
 
@@ -140,6 +143,7 @@ struct psb_controller {
 // RUNTIME_UNREACHABLE) after its step, and by the reprobe timer.
 void ctl_recovery_note(psb_controller_t *c, psb_sandbox_t *sb, psb_event_t ev);
 void ctl_reprobe_cb(struct ev_loop *loop, ev_timer *w, int revents);
+void ctl_probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 // controller.c helpers used by recovery.c.
 psb_sandbox_t *ctl_sandbox_load(

@@ -8,7 +8,10 @@
 // STOPPING, DELETING) are resolved by the table like any other event, so
 // recovery adds no transition logic of its own. A sandbox whose runtime
 // cannot be asked becomes UNKNOWN and is asked again every reprobe_ms; one
-// bad sandbox never blocks the others or start-up.
+// bad sandbox never blocks the others or start-up: every sandbox asked
+// has its own deadline (probe_timeout_ms), after which it counts as
+// unreachable (a late answer is still believed). The first probe is
+// complete (every sandbox we have): the runtime removes its orphans.
 //
 
 #include <stdlib.h>
@@ -57,8 +60,9 @@ typedef struct probe_acc {
 static int
 recovery_collect(void *arg, void *value)
 {
-	probe_acc_t   *acc = arg;
-	psb_sandbox_t *sb  = value;
+	probe_acc_t      *acc = arg;
+	psb_sandbox_t    *sb  = value;
+	psb_controller_t *c   = sb->ctl;
 
 	if (acc->only_reprobe) {
 		if (!sb->reprobe) {
@@ -67,7 +71,41 @@ recovery_collect(void *arg, void *value)
 		sb->reprobe = false; // set again if still unreachable
 	}
 	ctl_rt_sandbox(sb, &acc->v[acc->n++]);
+	if (!sb->probing) {
+		sb->probing = true;
+		sb->probe_due =
+		        ev_now(c->loop) + c->opts.probe_timeout_ms / 1e3;
+	}
 	return (0);
+}
+
+// probe_arm sets the probe timer to the earliest deadline of a sandbox
+// still waiting for its answer.
+static int
+probe_earliest(void *arg, void *value)
+{
+	ev_tstamp     *min = arg;
+	psb_sandbox_t *sb  = value;
+
+	if (sb->probing && (*min == 0 || sb->probe_due < *min)) {
+		*min = sb->probe_due;
+	}
+	return (0);
+}
+
+static void
+probe_arm(psb_controller_t *c)
+{
+	ev_tstamp min = 0;
+
+	psb_map_each(c->sandboxes, probe_earliest, &min);
+	ev_timer_stop(c->loop, &c->probe_timer);
+	if (min != 0) {
+		ev_tstamp in = min - ev_now(c->loop);
+
+		ev_timer_set(&c->probe_timer, in > 0 ? in : 0., 0.);
+		ev_timer_start(c->loop, &c->probe_timer);
+	}
 }
 
 static void
@@ -80,8 +118,10 @@ recovery_probe(psb_controller_t *c, bool only_reprobe)
 	acc.n = 0;
 	acc.only_reprobe = only_reprobe;
 	psb_map_each(c->sandboxes, recovery_collect, &acc);
-	if (acc.n > 0) {
-		rv = psb_runtime_probe(c->rt, acc.v, acc.n);
+	if (acc.n > 0 || !only_reprobe) {
+		rv = only_reprobe ? psb_runtime_probe(c->rt, acc.v, acc.n)
+		                  : psb_runtime_probe_all(c->rt, acc.v, acc.n);
+		probe_arm(c);
 		if (rv != 0) {
 			// Could not even ask: every one of them is
 			// unreachable for now.
@@ -134,11 +174,10 @@ psb_controller_recover(psb_controller_t *c, void (*done_cb)(void *), void *arg,
 	        "recovery: loaded %zu sandboxes, asking runtime "
 	        "%s",
 	        acc.n, psb_runtime_name(c->rt));
+	recovery_probe(c, false); // with none: orphans only
 	if (acc.n == 0) {
 		ctl_out_call(c, recovery_done, c);
-		return (0);
 	}
-	recovery_probe(c, false);
 	return (0);
 }
 
@@ -155,6 +194,10 @@ ctl_recovery_note(psb_controller_t *c, psb_sandbox_t *sb, psb_event_t ev)
 		        c->opts.reprobe_ms);
 	} else {
 		sb->reprobe = false;
+	}
+	if (sb->probing) {
+		sb->probing = false;
+		probe_arm(c);
 	}
 	if (sb->awaiting_probe) {
 		sb->awaiting_probe = false;
@@ -180,4 +223,55 @@ ctl_reprobe_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	recovery_probe(c, true);
+}
+
+typedef struct overdue_acc {
+	ev_tstamp    now;
+	const char **ids;
+	uint64_t    *gens;
+	size_t       n;
+} overdue_acc_t;
+
+static int
+probe_overdue(void *arg, void *value)
+{
+	overdue_acc_t *acc = arg;
+	psb_sandbox_t *sb  = value;
+
+	if (sb->probing && sb->probe_due <= acc->now + 1e-3) {
+		acc->ids[acc->n]  = sb->id;
+		acc->gens[acc->n] = sb->rec.generation;
+		acc->n++;
+	}
+	return (0);
+}
+
+void
+ctl_probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	psb_controller_t *c     = w->data;
+	size_t            total = psb_map_size(c->sandboxes);
+	overdue_acc_t     acc   = {0};
+
+	(void)revents;
+	acc.now  = ev_now(loop);
+	acc.ids  = xcalloc(total + 1, sizeof(*acc.ids));
+	acc.gens = xcalloc(total + 1, sizeof(*acc.gens));
+	psb_map_each(c->sandboxes, probe_overdue, &acc);
+	for (size_t i = 0; i < acc.n; i++) {
+		psb_rt_event_t ev = {0};
+
+		psb_log_sb(PSB_LOG_WARN, acc.ids[i],
+		        "recovery: the runtime did not answer within %u ms",
+		        c->opts.probe_timeout_ms);
+		ev.event      = PSB_EV_RUNTIME_UNREACHABLE;
+		ev.sandbox_id = acc.ids[i];
+		ev.generation = acc.gens[i];
+		ev.code       = PSB_ETIMEDOUT;
+		ev.message    = "the runtime did not answer the probe in time";
+		psb_runtime_emit(c->rt, &ev);
+	}
+	free(acc.ids);
+	free(acc.gens);
+	probe_arm(c);
 }

@@ -174,7 +174,13 @@ psb_runtime_delete(psb_runtime_t *rt, const psb_rt_sandbox_t *sb)
 int
 psb_runtime_probe(psb_runtime_t *rt, const psb_rt_sandbox_t *sbs, size_t n)
 {
-	return (rt->ops->rt_probe(rt->impl, sbs, n));
+	return (rt->ops->rt_probe(rt->impl, sbs, n, false));
+}
+
+int
+psb_runtime_probe_all(psb_runtime_t *rt, const psb_rt_sandbox_t *sbs, size_t n)
+{
+	return (rt->ops->rt_probe(rt->impl, sbs, n, true));
 }
 
 int

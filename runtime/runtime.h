@@ -15,7 +15,8 @@
 //             | TASK_EXIT(255) if no task exists | KILL_FAILED
 //   delete -> DELETE_OK | DELETE_FAILED     (kills first; missing = OK)
 //   probe  -> one FOUND_RUNNING | FOUND_EXITED | FOUND_NOTHING |
-//             RUNTIME_UNREACHABLE per sandbox asked about
+//             RUNTIME_UNREACHABLE per sandbox asked about (a task that
+//             was created but never started is removed first: NOTHING)
 // A pause task that exits on its own produces TASK_EXIT (status, time).
 // The backend owns reaping: it reports each exit once and deletes the
 // exited task itself (containerd: right after reporting, since its exit
@@ -84,7 +85,10 @@ typedef struct psb_runtime_ops {
 	int (*rt_start)(void *impl, const psb_rt_sandbox_t *sb);
 	int (*rt_kill)(void *impl, const psb_rt_sandbox_t *sb);
 	int (*rt_delete)(void *impl, const psb_rt_sandbox_t *sb);
-	int (*rt_probe)(void *impl, const psb_rt_sandbox_t *sbs, size_t n);
+	// complete: sbs is every sandbox the daemon has, so anything else
+	// the backend finds of its own is an orphan to remove.
+	int (*rt_probe)(void *impl, const psb_rt_sandbox_t *sbs, size_t n,
+	        bool complete);
 	int (*rt_platform)(void *impl, psb_platform_t *out);
 	bool rt_is_test_double; // logged loudly at start-up
 	// Exits found by a resync instead of the event stream (late or
@@ -118,6 +122,12 @@ int psb_runtime_start(psb_runtime_t *rt, const psb_rt_sandbox_t *sb);
 int psb_runtime_kill(psb_runtime_t *rt, const psb_rt_sandbox_t *sb);
 int psb_runtime_delete(psb_runtime_t *rt, const psb_rt_sandbox_t *sb);
 int psb_runtime_probe(
+        psb_runtime_t *rt, const psb_rt_sandbox_t *sbs, size_t n);
+// psb_runtime_probe_all is the start-up probe: sbs (n may be 0) is every
+// sandbox the daemon has, and the backend removes what it finds of its own
+// that is not among them (orphans: a lost or older database), except what
+// an operation started since is using.
+int psb_runtime_probe_all(
         psb_runtime_t *rt, const psb_rt_sandbox_t *sbs, size_t n);
 int psb_runtime_platform(psb_runtime_t *rt, psb_platform_t *out);
 

@@ -566,9 +566,11 @@ scr_delete(void *impl, const psb_rt_sandbox_t *sb)
 }
 
 static int
-scr_probe(void *impl, const psb_rt_sandbox_t *sbs, size_t n)
+scr_probe(void *impl, const psb_rt_sandbox_t *sbs, size_t n, bool complete)
 {
 	scripted_t *s = impl;
+
+	(void)complete; // the double keeps nothing of its own to reap
 
 	s->calls[PSB_RTOP_PROBE]++;
 	if (sbs == NULL && n > 0) {

@@ -61,6 +61,11 @@ struct ctrd_op {
 	void (*retry_step)(ctrd_op_t *o); // ... runs this step again
 	const char *retry_what;           // ... after removing this
 
+	// delete of an orphan (our label, no sandbox): nothing is emitted,
+	// and a start of the same id waits for it (then).
+	bool       orphan;
+	ctrd_op_t *then;
+
 	// start
 	char             *config_json;
 	char             *spec_json; // what the container was created with
@@ -405,7 +410,7 @@ st_started(void *arg, int status, const char *message, ProtobufCMessage *resp)
 	free_resp(resp);
 	t = ctrd_track_put(o->c, o->id, o->generation);
 	if (t->pid == 0) {
-		t->pid = o->pid;
+		ctrd_track_set_pid(o->c, t, o->pid);
 	}
 	t->epoch = o->c->list_epoch; // lists issued before now: no say
 	psb_log_sb(PSB_LOG_INFO, o->id,
@@ -503,6 +508,18 @@ st_stale_removed(
 	o->retry_step(o);
 }
 
+// st_stale_container_delete is the second half of removing a stale
+// container: its task is gone, now the container; then create again.
+static void
+st_stale_container_delete(ctrd_op_t *o)
+{
+	o->retry_step = st_container_create;
+	o->retry_what = "deleting a stale container";
+	if (call_container_delete(o, st_stale_removed) != 0) {
+		start_fail(o, PSB_ECANCELED, "start: canceled");
+	}
+}
+
 static void
 st_container_created(
         void *arg, int status, const char *message, ProtobufCMessage *resp)
@@ -516,10 +533,14 @@ st_container_created(
 	if (status == PSB_GRPC_ALREADY_EXISTS && !o->retried) {
 		o->retried = 1;
 		psb_log_sb(PSB_LOG_WARN, o->id,
-		        "containerd: a stale container exists: deleting it");
-		o->retry_step = st_container_create;
-		o->retry_what = "deleting a stale container";
-		if (call_container_delete(o, st_stale_removed) != 0) {
+		        "containerd: a stale container exists: deleting it "
+		        "and its task");
+		// A task that was created but never started (a daemon killed
+		// between Tasks.Create and Tasks.Start) still holds runc's
+		// init process: delete it before its container.
+		o->retry_step = st_stale_container_delete;
+		o->retry_what = "deleting a stale task";
+		if (call_task_delete(o, st_stale_removed) != 0) {
 			start_fail(o, PSB_ECANCELED, "start: canceled");
 		}
 		return;
@@ -687,12 +708,38 @@ st_resolved(void *arg, psb_image_t *img, const psb_error_t *err)
 	st_container_create(o);
 }
 
+// st_begin resolves the sandbox image, the first step of a start.
+static int
+st_begin(ctrd_op_t *o)
+{
+	ctrd_t          *c  = o->c;
+	psb_image_opts_t io = {0};
+
+	io.loop        = c->loop;
+	io.ns          = c->ns;
+	io.address     = c->address;
+	io.import_path = c->image_archive;
+	return (psb_image_resolve(c->g, c->image, &io, st_resolved, o));
+}
+
+// orphan_find returns the pending delete of an orphan with this id.
+static ctrd_op_t *
+orphan_find(ctrd_t *c, const char *id)
+{
+	for (ctrd_op_t *o = c->ops; o != NULL; o = o->next) {
+		if (o->orphan && strcmp(o->id, id) == 0) {
+			return (o);
+		}
+	}
+	return (NULL);
+}
+
 static int
 ctrd_start(void *impl, const psb_rt_sandbox_t *sb)
 {
-	ctrd_t          *c = impl;
-	ctrd_op_t       *o;
-	psb_image_opts_t io = {0};
+	ctrd_t    *c = impl;
+	ctrd_op_t *o;
+	ctrd_op_t *orphan;
 
 	if (sb == NULL || sb->id == NULL || sb->id[0] == '\0' ||
 	        strlen(sb->id) > CTRD_ID_MAX) {
@@ -704,11 +751,16 @@ ctrd_start(void *impl, const psb_rt_sandbox_t *sb)
 	}
 	// A new generation: its exit is yet to come.
 	ctrd_track_put(c, sb->id, sb->generation);
-	io.loop        = c->loop;
-	io.ns          = c->ns;
-	io.address     = c->address;
-	io.import_path = c->image_archive;
-	if (psb_image_resolve(c->g, c->image, &io, st_resolved, o) != 0) {
+	// Recovery is removing an orphan of the same id (a container of
+	// ours that no sandbox owned): start once it is gone.
+	if ((orphan = orphan_find(c, sb->id)) != NULL &&
+	        orphan->then == NULL) {
+		psb_log_sb(PSB_LOG_INFO, sb->id,
+		        "containerd: start waits for an orphan's removal");
+		orphan->then = o;
+		return (0);
+	}
+	if (st_begin(o) != 0) {
 		ctrd_track_remove(c, sb->id);
 		op_free(o);
 		return (PSB_EINVAL);
@@ -782,7 +834,7 @@ ctrd_kill(void *impl, const psb_rt_sandbox_t *sb)
 	// is reported.
 	t = ctrd_track_put(c, sb->id, sb->generation);
 	if (t->pid == 0) {
-		t->pid = sb->pid;
+		ctrd_track_set_pid(c, t, sb->pid);
 	}
 	o = op_new(c, OP_KILL, sb->id, sb->generation);
 	if (call_kill(o, kill_done) != 0) {
@@ -793,6 +845,25 @@ ctrd_kill(void *impl, const psb_rt_sandbox_t *sb)
 }
 
 // ---- delete ---------------------------------------------------------------
+
+// orphan_done ends the removal of an orphan (removed is false when a step
+// failed: the next start-up tries again) and starts what waited for it.
+static void
+orphan_done(ctrd_op_t *o, bool removed)
+{
+	ctrd_op_t *then = o->then;
+
+	if (removed) {
+		psb_log_sb(PSB_LOG_INFO, o->id,
+		        "containerd: orphan removed (task, container and "
+		        "snapshot)");
+	}
+	o->then = NULL;
+	op_free(o);
+	if (then != NULL && st_begin(then) != 0) {
+		start_fail(then, PSB_ECANCELED, "start: canceled");
+	}
+}
 
 static void
 del_fail(ctrd_op_t *o, const char *step, int status, const char *message)
@@ -812,7 +883,12 @@ del_fail(ctrd_op_t *o, const char *step, int status, const char *message)
 	}
 	snprintf(buf, sizeof(buf), "delete: %s: %s: %s", step,
 	        psb_grpc_status_name(status), message);
-	psb_log_sb(PSB_LOG_WARN, o->id, "containerd: %s", buf);
+	psb_log_sb(PSB_LOG_WARN, o->id, "containerd: %s%s", buf,
+	        o->orphan ? " (orphan left; the next start-up retries)" : "");
+	if (o->orphan) {
+		orphan_done(o, false);
+		return;
+	}
 	ctrd_emit(o->c, &ev);
 	op_free(o);
 }
@@ -829,6 +905,10 @@ del_snapshot_done(
 	free_resp(resp);
 	if (!gone_ok(status)) {
 		del_fail(o, "Snapshots.Remove", status, message);
+		return;
+	}
+	if (o->orphan) {
+		orphan_done(o, true);
 		return;
 	}
 	{
@@ -983,6 +1063,38 @@ ctrd_delete(void *impl, const psb_rt_sandbox_t *sb)
 		return (PSB_ECANCELED);
 	}
 	return (0);
+}
+
+void
+ctrd_reap_orphan(ctrd_t *c, const char *id, const char *generation)
+{
+	ctrd_op_t *o;
+
+	if (strlen(id) > CTRD_ID_MAX || orphan_find(c, id) != NULL) {
+		return;
+	}
+	psb_log_sb(PSB_LOG_WARN, id,
+	        "containerd: container of generation %s has no sandbox "
+	        "(an orphan): removing it",
+	        generation != NULL ? generation : "?");
+	o         = op_new(c, OP_DELETE, id, 0);
+	o->orphan = true;
+	ev_timer_init(&o->timer, del_timer_cb, 0., 0.);
+	o->timer.data = o;
+	if (call_kill(o, del_killed) != 0) {
+		op_free(o);
+	}
+}
+
+bool
+ctrd_op_pending(ctrd_t *c, const char *id)
+{
+	for (ctrd_op_t *o = c->ops; o != NULL; o = o->next) {
+		if (strcmp(o->id, id) == 0) {
+			return (true);
+		}
+	}
+	return (false);
 }
 
 void

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "github.com/containerd/containerd/api/types/task/task.pb-c.h"
 #include "runtime/containerd/backend.h"
 #include "runtime/grpc.h"
 
@@ -24,6 +25,8 @@
 
 #define CTRD_DEADLINE_MS 30000 // of every unary call of an operation
 
+typedef struct ctrd_pidw ctrd_pidw_t; // a pidfd watch (exits.c)
+
 // A sandbox whose task this backend knows about: the exits it reports.
 typedef struct ctrd_track {
 	char     id[CTRD_ID_MAX + 1];
@@ -34,6 +37,7 @@ typedef struct ctrd_track {
 	bool     deleting;      // a delete op runs: no exit inferred
 	struct ctrd_op *delete_after_reap; // a delete waiting for the reap
 	uint64_t        epoch;             // list_epoch when (re)tracked
+	ctrd_pidw_t    *pidw;              // watches pid, or NULL
 } ctrd_track_t;
 
 typedef struct ctrd_op ctrd_op_t;
@@ -69,12 +73,21 @@ typedef struct ctrd {
 	uint64_t           list_epoch; // resyncs issued
 
 	uint64_t missed_exits;
+	uint64_t pidfd_exits; // exits first found through a pidfd
+	uint64_t pidw_serial; // of the last pidfd watch made
 } ctrd_t;
 
 // The tracking table (exits.c).
 ctrd_track_t *ctrd_track_find(ctrd_t *c, const char *id);
 ctrd_track_t *ctrd_track_put(ctrd_t *c, const char *id, uint64_t generation);
 void          ctrd_track_remove(ctrd_t *c, const char *id);
+
+// ctrd_track_set_pid records pid, as containerd just reported it for t's
+// generation, on t and watches it with a pidfd: its exit is then seen at
+// once (the status still comes from containerd, Tasks.Get). Without
+// pidfds the exit comes from the event stream only. Emits nothing and
+// leaves the table as it is (t stays valid).
+void ctrd_track_set_pid(ctrd_t *c, ctrd_track_t *t, uint32_t pid);
 
 // ctrd_exit_handle reaps the exited task of id and reports TASK_EXIT
 // once; pid/status/at are the event's values (used if the reap cannot
@@ -87,12 +100,29 @@ void ctrd_exit_handle(
 // (backend.c; called by exits.c once the reap's Tasks.Delete returned).
 void ctrd_delete_resume(ctrd_op_t *o);
 
+// ctrd_reap_orphan removes the task, container and snapshot of id, a
+// container with our label that no sandbox owns (backend.c); nothing is
+// emitted. A start of id meanwhile waits for it.
+void ctrd_reap_orphan(ctrd_t *c, const char *id, const char *generation);
+
+// ctrd_op_pending is true while an operation on id is in flight.
+bool ctrd_op_pending(ctrd_t *c, const char *id);
+
 void ctrd_exits_start(ctrd_t *c);
 void ctrd_exits_stop(ctrd_t *c);
 
 // The ops in probe.c.
-int ctrd_probe(void *impl, const psb_rt_sandbox_t *sbs, size_t n);
+int ctrd_probe(
+        void *impl, const psb_rt_sandbox_t *sbs, size_t n, bool complete);
 int ctrd_platform(void *impl, psb_platform_t *out);
+
+// ctrd_task_container is the container of a task in Tasks.List: containerd
+// (1.6) fills only id, the container's id; container_id is "".
+static inline const char *
+ctrd_task_container(const Containerd__V1__Types__Process *p)
+{
+	return (p->container_id[0] != '\0' ? p->container_id : p->id);
+}
 
 // ctrd_emit sends an event unless the backend is closing.
 void ctrd_emit(ctrd_t *c, const psb_rt_event_t *ev);

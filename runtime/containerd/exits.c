@@ -4,14 +4,19 @@
 // Events.Subscribe on the wait-for-ready client, filtered on the server to
 // /tasks/exit in our namespace. containerd acknowledges a subscription
 // only with its first event, so every (re)subscribe is followed by a
-// Tasks.List resync; a periodic resync catches anything else. Whatever
-// finds an exit first claims it (exit_reported) in the tracking table, so
-// an (id, generation) is reported once.
+// Tasks.List resync; a periodic resync catches anything else. A pidfd
+// per pause pid (ev_io) sees an exit first: it asks containerd (Tasks.Get)
+// for the status, retrying briefly while the shim has not reaped yet.
+// Whatever finds an exit first claims it (exit_reported) in the tracking
+// table, so an (id, generation) is reported once.
 //
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "core/base/alloc.h"
 #include "core/base/log.h"
@@ -23,6 +28,8 @@
 #define RESUB_MIN_MS    100
 #define RESUB_MAX_MS    2000
 #define RESYNC_DEADLINE 5000
+#define PIDW_DEADLINE   2000
+#define PIDW_TRIES      9 // Tasks.Get retries: 1 + 2 + ... + 256 = 511 ms
 
 int64_t
 ctrd_ts_ns(const struct Google__Protobuf__Timestamp *ts)
@@ -40,6 +47,8 @@ ctrd_emit(ctrd_t *c, const psb_rt_event_t *ev)
 		psb_runtime_emit(c->rt, ev);
 	}
 }
+
+static void pidw_close(ctrd_t *c, ctrd_track_t *t);
 
 // ---- the tracking table ---------------------------------------------------
 
@@ -64,7 +73,9 @@ ctrd_track_put(ctrd_t *c, const char *id, uint64_t generation)
 	if (t != NULL && t->generation == generation) {
 		return (t);
 	}
-	if (t == NULL) {
+	if (t != NULL) {
+		pidw_close(c, t); // of the older generation
+	} else {
 		if (c->ntracks == c->cap) {
 			c->cap    = c->cap == 0 ? 16 : c->cap * 2;
 			c->tracks = xrealloc(
@@ -85,8 +96,231 @@ ctrd_track_remove(ctrd_t *c, const char *id)
 	ctrd_track_t *t = ctrd_track_find(c, id);
 
 	if (t != NULL) {
+		pidw_close(c, t);
 		*t = c->tracks[--c->ntracks];
 	}
+}
+
+// ---- pidfds ---------------------------------------------------------------
+
+// A pidfd watch of a track's pid. Allocated apart from the track (the
+// table is realloc'd; libev keeps the watchers' addresses), owned by it,
+// and closed with it, when its generation changes or its exit is claimed.
+struct ctrd_pidw {
+	ctrd_t  *c;
+	char     id[CTRD_ID_MAX + 1];
+	uint64_t generation;
+	uint64_t serial; // tells the answers of an older watch apart
+	uint32_t pid;
+	int      fd; // -1 once the process has exited
+	ev_io    io;
+	ev_timer retry; // Tasks.Get again: containerd still says RUNNING
+	int      tries;
+};
+
+// A Tasks.Get of a watch: ids, not the watch, which may close meanwhile.
+typedef struct ctrd_pidget {
+	ctrd_t  *c;
+	char     id[CTRD_ID_MAX + 1];
+	uint64_t generation;
+	uint64_t serial;
+} ctrd_pidget_t;
+
+static void
+pidw_close(ctrd_t *c, ctrd_track_t *t)
+{
+	ctrd_pidw_t *w = t->pidw;
+
+	if (w == NULL) {
+		return;
+	}
+	t->pidw = NULL;
+	ev_io_stop(c->loop, &w->io);
+	ev_timer_stop(c->loop, &w->retry);
+	if (w->fd >= 0) {
+		close(w->fd);
+	}
+	free(w);
+}
+
+static void
+pidw_got(void *arg, int status, const char *message, ProtobufCMessage *resp)
+{
+	ctrd_pidget_t                                *g = arg;
+	ctrd_t                                       *c = g->c;
+	Containerd__Services__Tasks__V1__GetResponse *r = (void *)resp;
+	const Containerd__V1__Types__Process         *p = NULL;
+	ctrd_track_t                                 *t;
+	ctrd_pidw_t                                  *w = NULL;
+
+	if (c->closing) {
+		goto done;
+	}
+	if (status == PSB_GRPC_OK) {
+		p = r->process;
+	}
+	t = ctrd_track_find(c, g->id);
+	if (t != NULL && t->pidw != NULL && t->pidw->serial == g->serial) {
+		w = t->pidw;
+	}
+	if (t == NULL || t->generation != g->generation) {
+		// A new generation closed the watch that asked.
+	} else if (t->exit_reported || t->reaping) {
+		// Claimed meanwhile (the event stream won): it reports.
+		psb_log_sb(PSB_LOG_DEBUG, g->id,
+		        "containerd: the exit was claimed before Tasks.Get "
+		        "answered");
+		if (w != NULL) {
+			pidw_close(c, t);
+		}
+	} else if (p != NULL &&
+	           p->status == CONTAINERD__V1__TYPES__STATUS__STOPPED) {
+		uint32_t pid = p->pid != 0 ? p->pid : t->pid;
+
+		c->pidfd_exits++;
+		psb_log_sb(PSB_LOG_DEBUG, g->id,
+		        "containerd: the pidfd's Tasks.Get claims the exit of "
+		        "pid %u",
+		        (unsigned)pid);
+		// It closes the watch (reap) and reports.
+		ctrd_exit_handle(c, g->id, pid, (int32_t)p->exit_status,
+		        ctrd_ts_ns(p->exited_at));
+	} else if (p != NULL && w != NULL && w->tries < PIDW_TRIES) {
+		// Exited, but the shim has not reaped it yet: ask again soon.
+		ev_timer_set(&w->retry, (1u << w->tries) / 1000.0, 0.);
+		ev_timer_start(c->loop, &w->retry);
+		w->tries++;
+	} else if (w != NULL) {
+		// NOT_FOUND, an error, or RUNNING for too long: the event
+		// stream or the resync reports it.
+		if (p != NULL) {
+			psb_log_sb(PSB_LOG_DEBUG, g->id,
+			        "containerd: pid %u exited, containerd still "
+			        "says it runs: leaving it to the event stream",
+			        (unsigned)w->pid);
+		} else {
+			psb_log_sb(PSB_LOG_DEBUG, g->id,
+			        "containerd: pid %u exited, Tasks.Get %s: %s: "
+			        "leaving it to the event stream",
+			        (unsigned)w->pid, psb_grpc_status_name(status),
+			        message);
+		}
+		pidw_close(c, t);
+	}
+done:
+	if (resp != NULL) {
+		protobuf_c_message_free_unpacked(resp, NULL);
+	}
+	free(g);
+}
+
+// pidw_check asks containerd about the exit of w's pid unless the exit
+// of its generation is claimed already.
+static void
+pidw_check(ctrd_pidw_t *w)
+{
+	Containerd__Services__Tasks__V1__GetRequest req =
+	        CONTAINERD__SERVICES__TASKS__V1__GET_REQUEST__INIT;
+	ctrd_t        *c = w->c;
+	ctrd_track_t  *t = ctrd_track_find(c, w->id); // its owner
+	ctrd_pidget_t *g;
+
+	if (t == NULL || t->pidw != w) {
+		return; // cannot be: a track closes its watch
+	}
+	if (t->exit_reported || t->reaping) {
+		psb_log_sb(PSB_LOG_DEBUG, w->id,
+		        "containerd: the exit is claimed already");
+		pidw_close(c, t); // the event stream or the resync reports
+		return;
+	}
+	g = xcalloc(1, sizeof(*g));
+	memcpy(g->id, w->id, sizeof(g->id));
+	g->c             = c;
+	g->generation    = w->generation;
+	g->serial        = w->serial;
+	req.container_id = w->id;
+	if (psb_grpc_call(c->ev_g, CTRD_TASKS "Get", &req.base,
+	            &containerd__services__tasks__v1__get_response__descriptor,
+	            PIDW_DEADLINE, pidw_got, g) != 0) {
+		free(g);
+		pidw_close(c, t);
+	}
+}
+
+static void
+pidw_io_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	ctrd_pidw_t *w = io->data;
+
+	(void)revents;
+	// The process has exited: the pidfd stays readable.
+	psb_log_sb(PSB_LOG_DEBUG, w->id,
+	        "containerd: exit of pid %u seen by pidfd", (unsigned)w->pid);
+	ev_io_stop(loop, io);
+	close(w->fd);
+	w->fd = -1;
+	pidw_check(w);
+}
+
+static void
+pidw_retry_cb(struct ev_loop *loop, ev_timer *tw, int revents)
+{
+	(void)loop;
+	(void)revents;
+	pidw_check(tw->data);
+}
+
+void
+ctrd_track_set_pid(ctrd_t *c, ctrd_track_t *t, uint32_t pid)
+{
+	ctrd_pidw_t *w;
+	int          fd = -1;
+
+	if (t->pidw != NULL && t->pidw->pid == pid) {
+		return; // watched already
+	}
+	pidw_close(c, t);
+	t->pid = pid;
+	if (pid == 0 || t->exit_reported || t->reaping || c->closing) {
+		return;
+	}
+	// A pidfd is close-on-exec, and names this very process: a pid
+	// reused after this open cannot fool it.
+#ifdef SYS_pidfd_open
+	fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+#else
+	errno = ENOSYS;
+#endif
+	if (fd < 0 && errno != ESRCH) {
+		psb_log_sb(PSB_LOG_DEBUG, t->id,
+		        "containerd: pidfd_open(%u): %s: exits come from the "
+		        "event stream only",
+		        (unsigned)pid, strerror(errno));
+		return;
+	}
+	w = xcalloc(1, sizeof(*w));
+	memcpy(w->id, t->id, sizeof(w->id));
+	w->c          = c;
+	w->generation = t->generation;
+	w->serial     = ++c->pidw_serial;
+	w->pid        = pid;
+	w->fd         = fd;
+	ev_io_init(&w->io, pidw_io_cb, fd, EV_READ);
+	w->io.data = w;
+	ev_timer_init(&w->retry, pidw_retry_cb, 0., 0.);
+	w->retry.data = w;
+	t->pidw       = w;
+	if (fd >= 0) {
+		ev_io_start(c->loop, &w->io);
+		return;
+	}
+	// Gone already (ESRCH): as if the pidfd were readable. The call
+	// answers later, so t stays valid for the caller.
+	psb_log_sb(PSB_LOG_DEBUG, t->id,
+	        "containerd: pid %u is gone already: asking containerd",
+	        (unsigned)pid);
+	pidw_check(w);
 }
 
 // ---- reaping --------------------------------------------------------------
@@ -178,6 +412,7 @@ reap(ctrd_t *c, ctrd_track_t *t, uint32_t pid, int32_t status, int64_t at,
 	if (report) {
 		t->exit_reported = true;
 	}
+	pidw_close(c, t); // claimed, or being reaped
 	t->reaping       = true;
 	req.container_id = t->id;
 	if (psb_grpc_call(c->g, CTRD_TASKS "Delete", &req.base,
@@ -267,7 +502,8 @@ resync_done(void *arg, int status, const char *message, ProtobufCMessage *resp)
 			continue;
 		}
 		for (size_t j = 0; j < l->n_tasks; j++) {
-			if (strcmp(l->tasks[j]->container_id, t->id) == 0) {
+			if (strcmp(ctrd_task_container(l->tasks[j]), t->id) ==
+			        0) {
 				task = l->tasks[j];
 				break;
 			}
@@ -297,6 +533,7 @@ resync_done(void *arg, int status, const char *message, ProtobufCMessage *resp)
 
 			c->missed_exits++;
 			t->exit_reported = true;
+			pidw_close(c, t);
 			psb_log_sb(PSB_LOG_WARN, t->id,
 			        "containerd: task vanished without an exit "
 			        "event");
@@ -437,6 +674,9 @@ ctrd_exits_start(ctrd_t *c)
 void
 ctrd_exits_stop(ctrd_t *c)
 {
+	for (size_t i = 0; i < c->ntracks; i++) {
+		pidw_close(c, &c->tracks[i]);
+	}
 	if (ev_is_active(&c->resync_timer)) {
 		ev_ref(c->loop);
 		ev_timer_stop(c->loop, &c->resync_timer);

@@ -24,6 +24,7 @@ typedef struct probe {
 	ProtobufCMessage *conts; // ListContainersResponse
 	int               pending;
 	bool              unreachable;
+	bool              complete; // ids is every sandbox: reap orphans
 } probe_t;
 
 static void
@@ -57,6 +58,91 @@ label_of(const Containerd__Services__Containers__V1__Container *ct,
 	return (NULL);
 }
 
+// A task that was created but never started (the daemon died between
+// Tasks.Create and Tasks.Start) is deleted before FOUND_NOTHING is told:
+// it holds runc's init process, and the sandbox may be started again.
+typedef struct probe_clean {
+	ctrd_t  *c;
+	char     id[CTRD_ID_MAX + 1];
+	uint64_t generation;
+} probe_clean_t;
+
+static void
+probe_cleaned(
+        void *arg, int status, const char *message, ProtobufCMessage *resp)
+{
+	probe_clean_t *pc = arg;
+	psb_rt_event_t ev = {
+	        .event       = PSB_EV_FOUND_NOTHING,
+	        .sandbox_id  = pc->id,
+	        .generation  = pc->generation,
+	        .exit_status = PSB_EXIT_UNKNOWN,
+	};
+
+	if (resp != NULL) {
+		protobuf_c_message_free_unpacked(resp, NULL);
+	}
+	if (!pc->c->closing) {
+		if (status != PSB_GRPC_OK && status != PSB_GRPC_NOT_FOUND) {
+			// A later start's stale-container path retries it.
+			psb_log_sb(PSB_LOG_WARN, pc->id,
+			        "containerd: deleting a never-started task: "
+			        "%s: %s",
+			        psb_grpc_status_name(status), message);
+		}
+		ctrd_emit(pc->c, &ev);
+	}
+	free(pc);
+}
+
+static bool
+probe_clean_task(ctrd_t *c, const char *id, uint64_t generation)
+{
+	probe_clean_t *pc = xcalloc(1, sizeof(*pc));
+	Containerd__Services__Tasks__V1__DeleteTaskRequest req =
+	        CONTAINERD__SERVICES__TASKS__V1__DELETE_TASK_REQUEST__INIT;
+
+	pc->c          = c;
+	pc->generation = generation;
+	snprintf(pc->id, sizeof(pc->id), "%s", id);
+	req.container_id = pc->id;
+	psb_log_sb(PSB_LOG_INFO, id,
+	        "containerd: a task was created but never started: "
+	        "deleting it");
+	if (psb_grpc_call(c->g, CTRD_TASKS "Delete", &req.base,
+	            &containerd__services__tasks__v1__delete_response__descriptor,
+	            CTRD_DEADLINE_MS, probe_cleaned, pc) != 0) {
+		free(pc);
+		return (false);
+	}
+	return (true);
+}
+
+// probe_orphans removes every container of ours that is not a sandbox
+// asked about and that no operation started since is using.
+static void
+probe_orphans(probe_t *o)
+{
+	Containerd__Services__Containers__V1__ListContainersResponse *cl =
+	        (void *)o->conts;
+
+	for (size_t j = 0; j < cl->n_containers; j++) {
+		const Containerd__Services__Containers__V1__Container *ct =
+		        cl->containers[j];
+		bool known = false;
+
+		for (size_t i = 0; i < o->n && !known; i++) {
+			known = strcmp(o->ids[i], ct->id) == 0;
+		}
+		if (known || ctrd_track_find(o->c, ct->id) != NULL ||
+		        ctrd_op_pending(o->c, ct->id)) {
+			continue;
+		}
+		ctrd_reap_orphan(
+		        o->c, ct->id, label_of(ct, PSB_CTRD_LABEL_GEN));
+	}
+}
+
 static void
 probe_finish(probe_t *o)
 {
@@ -66,6 +152,11 @@ probe_finish(probe_t *o)
 	Containerd__Services__Containers__V1__ListContainersResponse *cl =
 	        (void *)o->conts;
 
+	if (!o->unreachable) {
+		psb_log(PSB_LOG_DEBUG,
+		        "containerd: probe: %zu tasks, %zu containers of ours",
+		        tl->n_tasks, cl->n_containers);
+	}
 	for (size_t i = 0; i < o->n && !c->closing; i++) {
 		const char                           *id   = o->ids[i];
 		const Containerd__V1__Types__Process *task = NULL;
@@ -83,7 +174,8 @@ probe_finish(probe_t *o)
 			continue;
 		}
 		for (size_t j = 0; j < tl->n_tasks; j++) {
-			if (strcmp(tl->tasks[j]->container_id, id) == 0) {
+			if (strcmp(ctrd_task_container(tl->tasks[j]), id) ==
+			        0) {
 				task = tl->tasks[j];
 			}
 		}
@@ -108,7 +200,7 @@ probe_finish(probe_t *o)
 			ev.event = PSB_EV_FOUND_RUNNING;
 			ev.pid   = task->pid;
 			t        = ctrd_track_put(c, id, ev.generation);
-			t->pid   = task->pid;
+			ctrd_track_set_pid(c, t, task->pid);
 		} else if (ct != NULL && task != NULL &&
 		           task->status ==
 		                   CONTAINERD__V1__TYPES__STATUS__STOPPED) {
@@ -122,8 +214,17 @@ probe_finish(probe_t *o)
 			t->exit_reported = true; // the resync reaps it
 		} else {
 			ev.event = PSB_EV_FOUND_NOTHING;
+			if (ct != NULL && task != NULL &&
+			        task->status !=
+			                CONTAINERD__V1__TYPES__STATUS__STOPPED &&
+			        probe_clean_task(c, id, o->gens[i])) {
+				continue; // probe_cleaned tells
+			}
 		}
 		ctrd_emit(c, &ev);
+	}
+	if (o->complete && !o->unreachable && !c->closing) {
+		probe_orphans(o);
 	}
 	probe_free(o);
 }
@@ -167,7 +268,7 @@ probe_conts(void *arg, int status, const char *message, ProtobufCMessage *resp)
 }
 
 int
-ctrd_probe(void *impl, const psb_rt_sandbox_t *sbs, size_t n)
+ctrd_probe(void *impl, const psb_rt_sandbox_t *sbs, size_t n, bool complete)
 {
 	ctrd_t                                           *c = impl;
 	probe_t                                          *o;
@@ -186,14 +287,15 @@ ctrd_probe(void *impl, const psb_rt_sandbox_t *sbs, size_t n)
 			return (PSB_EINVAL);
 		}
 	}
-	if (n == 0) {
+	if (n == 0 && !complete) {
 		return (0);
 	}
-	o       = xcalloc(1, sizeof(*o));
-	o->c    = c;
-	o->n    = n;
-	o->ids  = xcalloc(n, sizeof(*o->ids));
-	o->gens = xcalloc(n, sizeof(*o->gens));
+	o           = xcalloc(1, sizeof(*o));
+	o->c        = c;
+	o->n        = n;
+	o->complete = complete;
+	o->ids      = xcalloc(n + 1, sizeof(*o->ids));
+	o->gens     = xcalloc(n + 1, sizeof(*o->gens));
 	for (size_t i = 0; i < n; i++) {
 		o->ids[i]  = xstrdup(sbs[i].id);
 		o->gens[i] = sbs[i].generation;

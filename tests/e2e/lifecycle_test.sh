@@ -195,8 +195,18 @@ out=$(ctl_ wait e2e-2 2>&1)
 check "wait prints 137 (got '$out')" "[ '$out' = 137 ]"
 check "the exited task was reaped" \
 	"! ctr_ tasks ls 2>/dev/null | grep -q e2e-2"
+# The pidfd sees the exit first; its Tasks.Get and the event stream's
+# TaskExit race to claim it, and one TASK_EXIT reaches the controller.
+check "the exit of pid $pid was seen by its pidfd" \
+	"grep -q '\[sandbox=e2e-2\] containerd: exit of pid $pid seen by pidfd' '$dir/daemon1.log'"
+check "the history of e2e-2 has exactly one TASK_EXIT" \
+	"[ \"\$(ctl_ history e2e-2 2>/dev/null | grep -c TASK_EXIT)\" = 1 ]"
 check "rm e2e-2 succeeds" "ctl_ rm e2e-2 >'$dir/rm2' 2>&1"
 check "nothing is left after e2e-2" nothing_left
+check "the backend reported one exit of e2e-2 (no duplicate TASK_EXIT)" \
+	"[ \"\$(grep -c '\[sandbox=e2e-2\] containerd: pause task (pid [0-9]*) exited with status' '$dir/daemon1.log')\" = 1 ] && ! grep -q '\[sandbox=e2e-2\] TASK_EXIT ignored' '$dir/daemon1.log'"
+check "the daemon keeps no pidfd once its sandboxes are gone" \
+	"ls -l /proc/$dpid/fd >'$dir/fds2' && ! grep -q pidfd '$dir/fds2'"
 
 # Leftovers of an earlier attempt (as a crash between steps leaves them):
 # a container AND a snapshot already named like the sandbox. Start removes

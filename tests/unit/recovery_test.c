@@ -189,6 +189,46 @@ test_unreachable_then_reachable(void **state)
 	fx_free(fx);
 }
 
+// One sandbox whose probe never returns does not hold recovery up: after
+// probe_timeout_ms it is UNKNOWN (asked again), the others are settled,
+// and its late answer is still believed.
+static void
+test_hung_probe_has_a_deadline(void **state)
+{
+	fx_t    *fx = fx_new("probe-deadline");
+	uint64_t t0;
+
+	fx->opts.probe_timeout_ms = 150;
+	fx->opts.reprobe_ms       = 60000; // only the late answer settles it
+	put_row(fx->db, "hung", PSB_ST_READY);
+	put_row(fx->db, "fine", PSB_ST_READY);
+	fx->loop = ev_loop_new(EVFLAG_AUTO);
+	assert_int_equal(psb_runtime_open("scripted", fx->loop, NULL, &fx->rt,
+	                         &(psb_error_t)PSB_ERROR_INIT),
+	        0);
+	psb_scripted_set_task(fx->rt, "hung", 1, PSB_FAKE_RUNNING, 51, 0);
+	psb_scripted_set_task(fx->rt, "fine", 1, PSB_FAKE_RUNNING, 52, 0);
+	psb_scripted_script(
+	        fx->rt, PSB_RTOP_PROBE, "hung", PSB_SCRIPT_HANG, 0, 1);
+	t0 = psb_now_ns();
+	fx_start(fx, NULL);
+	assert_true(fx_until(fx, "fine", PSB_ST_READY));
+	assert_int_equal(fx_state(fx, "hung"), PSB_ST_READY); // as recorded
+	assert_false(fx_is_recovered(fx));
+	assert_true(psb_test_run_until(fx->loop, fx_is_recovered, fx, 5000));
+	// Not before its deadline, and not much after.
+	assert_true(psb_now_ns() - t0 >= 140 * 1000000ULL);
+	assert_true(psb_now_ns() - t0 < 2000 * 1000000ULL);
+	assert_int_equal(fx_state(fx, "hung"), PSB_ST_UNKNOWN);
+	assert_int_equal(fx_state(fx, "fine"), PSB_ST_READY);
+	// The late answer: running after all.
+	assert_int_equal(psb_scripted_hung(fx->rt), 1);
+	assert_int_equal(psb_scripted_release(fx->rt, PSB_SCRIPT_OK), 1);
+	assert_true(fx_until(fx, "hung", PSB_ST_READY));
+	assert_int_equal(fx_do(fx, PSB_M_STATUS, "hung")->pid, 51);
+	fx_free(fx);
+}
+
 static void
 test_recovered_sandbox_lives_on(void **state)
 {
@@ -258,6 +298,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_every_state_against_every_answer),
 	        cmocka_unit_test(test_unreachable_then_reachable),
+	        cmocka_unit_test(test_hung_probe_has_a_deadline),
 	        cmocka_unit_test(test_recovered_sandbox_lives_on),
 	        cmocka_unit_test(test_recover_many),
 	};
