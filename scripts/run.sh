@@ -22,6 +22,7 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j"$jobs" --target podsandboxd podsandboxctl pause-image
 
 ns=podsandbox
+extra=
 sock=${PSB_CONTAINERD_SOCKET:-/run/containerd/containerd.sock}
 answers() { ctr --address "$1" --connect-timeout 2s version >/dev/null 2>&1; }
 if ! answers "$sock"; then
@@ -32,10 +33,13 @@ if ! answers "$sock"; then
 			"under $private" >&2
 		setsid bash scripts/containerd.sh start "$private"
 	fi
+	# The private instance's runc state stays under it too (the sweep
+	# of `containerd.sh stop` looks there).
+	extra=",runc_root=$private/runc"
 fi
 archive=$PWD/build/tools/pause/pause-image.tar
 ctr --address "$sock" -n "$ns" images import "$archive" >/dev/null
 
 exec build/core/podsandboxd --runtime=containerd \
-	--runtime-options "address=$sock,namespace=$ns,image_archive=$archive" \
+	--runtime-options "address=$sock,namespace=$ns,image_archive=$archive$extra" \
 	--db "${PSB_DB:-/var/lib/podsandboxd/podsandboxd.db}" "$@"

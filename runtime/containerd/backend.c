@@ -26,6 +26,7 @@
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.pb-c.h"
 #include "github.com/containerd/containerd/api/services/snapshots/v1/snapshots.pb-c.h"
 #include "github.com/containerd/containerd/api/services/tasks/v1/tasks.pb-c.h"
+#include "github.com/containerd/containerd/runtime/v2/runc/options/oci.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "runtime/containerd/ctrd.h"
 #include "runtime/containerd/image.h"
@@ -35,10 +36,11 @@
 #define PSB_PAUSE_IMAGE_DEFAULT "localhost/podsandbox/pause:latest"
 #endif
 
-#define CTRD_SPEC_URL     "types.containerd.io/opencontainers/runtime-spec/1/Spec"
-#define CTRD_POLL_MS      50
-#define CTRD_POLL_MAX     200 // 10 s of waiting for a killed task to stop
-#define CTRD_DEFAULT_SOCK "/run/containerd/containerd.sock"
+#define CTRD_SPEC_URL      "types.containerd.io/opencontainers/runtime-spec/1/Spec"
+#define CTRD_RUNC_OPTS_URL "containerd.runc.v1.Options"
+#define CTRD_POLL_MS       50
+#define CTRD_POLL_MAX      200 // 10 s of waiting for a killed task to stop
+#define CTRD_DEFAULT_SOCK  "/run/containerd/containerd.sock"
 
 typedef enum { OP_START, OP_KILL, OP_DELETE } op_kind;
 
@@ -426,6 +428,10 @@ st_started(void *arg, int status, const char *message, ProtobufCMessage *resp)
 		                       : NULL;
 		char   *text;
 
+		if (o->c->runc_root != NULL) {
+			json_object_set_new(res, "runtimeOptions",
+			        json_pack("{s:s}", "root", o->c->runc_root));
+		}
 		if (spec != NULL) {
 			json_object_set_new(res, "runtimeSpec", spec);
 		}
@@ -569,14 +575,18 @@ st_container_create(ctrd_op_t *o)
 	Containerd__Services__Containers__V1__Container__LabelsEntry l_gen =
 	        CONTAINERD__SERVICES__CONTAINERS__V1__CONTAINER__LABELS_ENTRY__INIT;
 	Containerd__Services__Containers__V1__Container__LabelsEntry
-	                     *labels[2] = {&l_id, &l_gen};
-	Google__Protobuf__Any spec      = GOOGLE__PROTOBUF__ANY__INIT;
-	psb_spec_input_t      in;
-	psb_error_t           err  = PSB_ERROR_INIT;
-	_cleanup_free_ char  *json = NULL;
-	char                  gen[24];
-	const psb_image_t    *img = o->img;
-	size_t                ne = 0, nc = 0, nv = 0;
+	                             *labels[2] = {&l_id, &l_gen};
+	Google__Protobuf__Any         spec      = GOOGLE__PROTOBUF__ANY__INIT;
+	Google__Protobuf__Any         ropts     = GOOGLE__PROTOBUF__ANY__INIT;
+	Containerd__Runc__V1__Options runc =
+	        CONTAINERD__RUNC__V1__OPTIONS__INIT;
+	uint8_t              runc_buf[512];
+	psb_spec_input_t     in;
+	psb_error_t          err  = PSB_ERROR_INIT;
+	_cleanup_free_ char *json = NULL;
+	char                 gen[24];
+	const psb_image_t   *img = o->img;
+	size_t               ne = 0, nc = 0, nv = 0;
 
 	while (img->entrypoint[ne] != NULL) {
 		ne++;
@@ -613,11 +623,23 @@ st_container_create(ctrd_op_t *o)
 	free(o->spec_json);
 	o->spec_json = xstrdup(json);
 	snprintf(gen, sizeof(gen), "%llu", (unsigned long long)o->generation);
-	l_id.key        = PSB_CTRD_LABEL_ID;
-	l_id.value      = o->id;
-	l_gen.key       = PSB_CTRD_LABEL_GEN;
-	l_gen.value     = gen;
-	rtm.name        = c->runtime;
+	l_id.key    = PSB_CTRD_LABEL_ID;
+	l_id.value  = o->id;
+	l_gen.key   = PSB_CTRD_LABEL_GEN;
+	l_gen.value = gen;
+	rtm.name    = c->runtime;
+	if (c->runc_root != NULL) {
+		// runc keeps its state under ROOT/<namespace>/<id>.
+		runc.root = c->runc_root;
+		if (containerd__runc__v1__options__get_packed_size(&runc) <=
+		        sizeof(runc_buf)) {
+			ropts.type_url   = CTRD_RUNC_OPTS_URL;
+			ropts.value.data = runc_buf;
+			ropts.value.len  = containerd__runc__v1__options__pack(
+			         &runc, runc_buf);
+			rtm.options = &ropts;
+		}
+	}
 	spec.type_url   = CTRD_SPEC_URL;
 	spec.value.data = (uint8_t *)json;
 	spec.value.len  = strlen(json);
@@ -1131,6 +1153,7 @@ ctrd_free(ctrd_t *c)
 	free(c->image_archive);
 	free(c->snapshotter);
 	free(c->runtime);
+	free(c->runc_root);
 	free(c->tracks);
 	free(c);
 }
@@ -1148,6 +1171,7 @@ parse_options(ctrd_t *c, const char *options, psb_error_t *err)
 	        {"image_archive", &c->image_archive},
 	        {"snapshotter", &c->snapshotter},
 	        {"runtime", &c->runtime},
+	        {"runc_root", &c->runc_root},
 	};
 	_cleanup_free_ char *copy = xstrdup(options != NULL ? options : "");
 	char                *save = NULL;
@@ -1194,7 +1218,7 @@ parse_options(ctrd_t *c, const char *options, psb_error_t *err)
 			        "unknown containerd runtime option \"%s\" "
 			        "(known: address, namespace, image, "
 			        "image_archive, snapshotter, runtime, "
-			        "resync_ms)",
+			        "runc_root, resync_ms)",
 			        kv));
 		}
 	}

@@ -9,6 +9,8 @@
 //   image_archive=PATH  the archive named in the "import it" hint
 //   snapshotter=NAME    ("overlayfs")
 //   runtime=NAME        containerd runtime ("io.containerd.runc.v2")
+//   runc_root=PATH      runc's state root (runc options; the shim's default
+//                       is /run/containerd/runc): state is PATH/NS/ID
 //   resync_ms=N         periodic Tasks.List resync of exits (10000; 0 off)
 // An unknown key fails psb_runtime_open with PSB_EINVAL. Nothing is
 // connected at open: the first operation connects.

@@ -55,6 +55,7 @@ typedef struct ctrd {
 	char *image_archive;
 	char *snapshotter;
 	char *runtime;
+	char *runc_root; // runc's state root (runc options), or NULL
 	int   daemon_oom;
 
 	ctrd_track_t *tracks;

@@ -86,7 +86,7 @@ start_daemon() {
 	local log=$1 i
 	shift
 	"$daemon" --runtime=containerd \
-		--runtime-options "address=$dir/containerd.sock,namespace=$ns,image=$image,image_archive=$tar_file" \
+		--runtime-options "address=$dir/containerd.sock,namespace=$ns,image=$image,image_archive=$tar_file,runc_root=$dir/runc" \
 		--db "$dir/db" --state-dir "$dir/run" \
 		--socket "ipc://$dir/api.sock" \
 		--events-socket "ipc://$dir/ev.sock" \

@@ -61,6 +61,10 @@ check "the old orph-3 pause ($p3) is gone" "! is_pause '$p3'"
 p3b=$(field orph-3 pid)
 check "the new orph-3 is READY with a new live pause ($p3b)" \
 	"[ \"\$(field orph-3 state)\" = READY ] && is_pause '$p3b' && [ '$p3b' != '$p3' ]"
+check "runc keeps its state under the test's runc root" \
+	"[ -f '$dir/runc/$ns/orph-3/state.json' ]"
+check "status -v shows the runtime options" \
+	"ctl_ status -v -o json orph-3 | grep -q '\"root\": *\"$dir/runc\"'"
 check "one pause process of ours runs (orph-3's; got $(pause_pids))" \
 	"[ \"\$(pause_pids)\" = '$p3b' ]"
 check "rm orph-3 succeeds" "ctl_ rm orph-3 >/dev/null 2>&1"
