@@ -352,11 +352,20 @@ usage(FILE *f)
 	fprintf(f,
 	        "usage: psb-bench status [--clients N] [--requests M] "
 	        "[--socket URL] [--daemon-pid PID]\n"
+	        "       psb-bench lifecycle [--requests N] [--socket URL] "
+	        "[--config FILE]\n"
 	        "  status     Status round trips for one sandbox (created if "
 	        "missing)\n"
+	        "  lifecycle  N sandboxes one after the other: Create+Start, "
+	        "Stop, Shutdown\n"
+	        "             latency, then kill -9 of each pause pid until "
+	        "Status says EXITED\n"
 	        "  --clients  concurrent clients, each with its own socket "
 	        "(default 1)\n"
-	        "  --requests calls per client (default 10000)\n"
+	        "  --requests status: calls per client (default 10000); "
+	        "lifecycle: sandboxes (20)\n"
+	        "  --config   lifecycle: pod config JSON (default: a "
+	        "host-network pod)\n"
 	        "  --socket   API URL (default %s)\n"
 	        "  --daemon-pid  also report the daemon's CPU time per call\n",
 	        PSB_CLIENT_DEFAULT_URL);
