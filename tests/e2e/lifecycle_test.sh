@@ -15,132 +15,15 @@
 set -u
 
 daemon=$1 ctl=$2 tar_file=$3 image=$4 pod_config=$5
-here=$(cd "$(dirname "$0")" && pwd)
-harness="$here/../../scripts/containerd.sh"
-ns=podsandbox
-
-pass=0
-fail=0
-ok() { echo "ok - $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $1"; fail=$((fail + 1)); }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-
-for f in "$daemon" "$ctl" "$tar_file" "$pod_config"; do
-	if [[ ! -e $f ]]; then
-		echo "FAIL - $f is missing (build the default target)"
-		exit 1
-	fi
-done
-if ! reason=$(bash "$harness" check); then
-	echo "SKIP - $reason"
-	exit 77
-fi
-
-base=${PSB_TEST_TMPDIR:-/tmp}
-((${#base} > 60)) && base=/tmp
-while read -r old; do
-	echo "# removing $old, left by an earlier run"
-	bash "$harness" stop "$old" || true
-	rm -rf "$old"
-done < <(find "$base" -maxdepth 1 -name 'psblc-*' -mmin +15)
-dir=$(mktemp -d "$base/psblc-XXXXXX")
-started=0
-dpid=
-cleanup() {
-	if [[ -n $dpid ]]; then
-		kill -TERM "$dpid" 2>/dev/null
-		wait "$dpid" 2>/dev/null
-	fi
-	if ((started)); then
-		bash "$harness" stop "$dir" || true
-	fi
-	if ((fail != 0)); then
-		for f in "$dir"/daemon*.log "$dir/containerd.log"; do
-			[[ -f $f ]] || continue
-			echo "--- last lines of $f"
-			tail -n 30 "$f"
-		done
-	fi
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-
-ctr_() {
-	ctr --address "$dir/containerd.sock" --connect-timeout 2s -n "$ns" "$@"
-}
-ctl_() {
-	timeout 30 "$ctl" --timeout 20000 --socket "ipc://$dir/api.sock" \
-		--events-socket "ipc://$dir/ev.sock" "$@"
-}
-
-# start_daemon IMAGE LOG: podsandboxd on the private containerd.
-start_daemon() {
-	"$daemon" --runtime=containerd \
-		--runtime-options "address=$dir/containerd.sock,namespace=$ns,image=$1,image_archive=$tar_file" \
-		--db "$dir/db" --state-dir "$dir/run" \
-		--socket "ipc://$dir/api.sock" \
-		--events-socket "ipc://$dir/ev.sock" \
-		--log-level=debug >"$2" 2>&1 &
-	dpid=$!
-	for _ in $(seq 1 100); do
-		grep -q "ready" "$2" 2>/dev/null && return 0
-		kill -0 "$dpid" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
-
-stop_daemon() {
-	kill -TERM "$dpid"
-	wait "$dpid"
-	status=$?
-	dpid=
-}
-
-# field ID KEY: a top-level key of `status -v -o json` (or nested .info).
-field() {
-	ctl_ status -v -o json "$1" 2>/dev/null |
-		python3 -c '
-import json, sys
-j, k = json.load(sys.stdin), sys.argv[1]
-for o in (j, j.get("status") or {}, j.get("info") or {}):
-    if isinstance(o, dict) and o.get(k) not in (None, ""):
-        print(o[k])
-        break
-' "$2" 2>/dev/null
-}
-
-is_pause() {
-	[[ -r /proc/$1/cmdline ]] &&
-		[[ $(tr '\0' ' ' <"/proc/$1/cmdline") == "/pause"* ]]
-}
-
-nothing_left() {
-	[[ -z $(ctr_ tasks ls -q 2>&1) ]] &&
-		[[ -z $(ctr_ containers ls -q 2>&1) ]] &&
-		[[ -z $(ctr_ snapshots ls 2>/dev/null | awk 'NR > 1 && $3 == "Active"') ]]
-}
-
-# wait_state ID STATE SECONDS
-wait_state() {
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		[[ $(field "$1" state) == "$2" ]] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-if ! bash "$harness" start "$dir"; then
-	bad "the private containerd starts"
+# shellcheck source=tests/e2e/lib.sh
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
+[[ -e $pod_config ]] || {
+	echo "FAIL - $pod_config is missing"
 	exit 1
-fi
-started=1
-name=$(bash "$harness" import "$dir" "$tar_file" "$ns" 2>"$dir/import.log")
-check "the pause image is imported as $image" "[ '$name' = '$image' ]"
+}
+e2e_begin psblc
 
-check "podsandboxd starts on containerd" \
-	"start_daemon '$image' '$dir/daemon1.log'"
+check "podsandboxd starts on containerd" "start_daemon '$dir/daemon1.log'"
 
 # 1. The full lifecycle.
 t0=$(date +%s%N)
@@ -240,7 +123,7 @@ check "the daemon exits 0 on SIGTERM" "[ $status -eq 0 ]"
 
 # 3. A missing sandbox image.
 check "podsandboxd starts with a missing image" \
-	"start_daemon localhost/none:0 '$dir/daemon2.log'"
+	"image=localhost/none:0 start_daemon '$dir/daemon2.log'"
 for _ in $(seq 1 50); do
 	grep -q 'localhost/none:0.*import it with' "$dir/daemon2.log" && break
 	sleep 0.1
@@ -261,15 +144,5 @@ check "the second daemon exits 0 on SIGTERM" "[ $status -eq 0 ]"
 
 bash "$harness" stop "$dir" >/dev/null 2>&1
 started=0
-# Pause processes whose root is under our containerd's state.
-ours() {
-	local p
-	for p in $(pgrep -x pause); do
-		[[ $(readlink "/proc/$p/root" 2>/dev/null) == "$dir"/* ]] &&
-			echo "$p"
-	done
-}
-check "no pause process of ours is left" "[ -z \"\$(ours)\" ]"
-
-echo "# $pass passed, $fail failed"
-((fail == 0))
+check "no pause process of ours is left" "[ -z \"\$(pause_pids)\" ]"
+e2e_end
