@@ -677,6 +677,20 @@ grpc_backoff_step(psb_grpc_t *g, const char *why)
 	                          : g->opts.backoff_max_ms;
 }
 
+// grpc_backoff_arm starts the backoff timer (wait_for_ready): it dials
+// again once the current backoff has passed. Nothing else would: the flush
+// that met the failure has stopped, and queued calls may wait for minutes.
+static void
+grpc_backoff_arm(psb_grpc_t *g)
+{
+	double left = g->next_attempt - ev_now(g->loop);
+
+	if (!ev_is_active(&g->backoff)) {
+		ev_timer_set(&g->backoff, left > 0. ? left : 0., 0.);
+		ev_timer_start(g->loop, &g->backoff);
+	}
+}
+
 // grpc_conn_lost drops the connection: every ACTIVE call fails with
 // UNAVAILABLE. Queued calls were never sent, so they stay queued and the
 // next flush dials again. Must not run inside an nghttp2 callback.
@@ -734,6 +748,8 @@ grpc_connect_failed(psb_grpc_t *g, int e)
 	grpc_backoff_step(g, why);
 	if (!g->opts.wait_for_ready) {
 		grpc_fail_queued(g, PSB_GRPC_UNAVAILABLE, why);
+	} else if (g->nqueued > 0) {
+		grpc_backoff_arm(g);
 	}
 }
 
@@ -781,11 +797,7 @@ grpc_connect(psb_grpc_t *g)
 
 	if (ev_now(g->loop) < g->next_attempt) {
 		if (g->opts.wait_for_ready) {
-			if (!ev_is_active(&g->backoff)) {
-				ev_timer_set(&g->backoff,
-				        g->next_attempt - ev_now(g->loop), 0.);
-				ev_timer_start(g->loop, &g->backoff);
-			}
+			grpc_backoff_arm(g);
 		} else {
 			grpc_fail_queued(
 			        g, PSB_GRPC_UNAVAILABLE, g->last_error);

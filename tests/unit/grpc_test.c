@@ -1229,6 +1229,29 @@ test_wait_for_ready(void **state)
 	res_release(r, 2);
 }
 
+// wait_for_ready with nothing else going on: the failed dial itself arms
+// the backoff retry (the exit subscription is such a lone call; it once
+// waited for an unrelated call to dial again).
+static void
+test_wait_for_ready_alone(void **state)
+{
+	fx_t *fx   = *state;
+	res_t r[1] = {{0}};
+
+	psb_grpc_close(fx->g);
+	srv_down(&fx->srv);
+	fx->opts.wait_for_ready = true;
+	open_client(fx);
+	call_version(fx, 3000, &r[0]);
+	psb_test_run_for(fx->loop, 300);
+	assert_int_equal(r[0].calls, 0);
+	srv_listen(&fx->srv);
+	psb_test_run_for(fx->loop, 1500);
+	assert_int_equal(r[0].calls, 1);
+	assert_int_equal(r[0].status, PSB_GRPC_OK);
+	res_release(r, 1);
+}
+
 static void
 h_many(srv_t *s, sreq_t *r)
 {
@@ -1415,6 +1438,7 @@ main(void)
 	        T(test_goaway),
 	        T(test_disconnect_reconnect),
 	        T(test_wait_for_ready),
+	        T(test_wait_for_ready_alone),
 	        T(test_many_concurrent),
 	        T(test_close_cancels),
 	        T(test_close_from_callback),
