@@ -289,6 +289,8 @@ ctl_sandbox_load(psb_controller_t *c, const psb_store_row_t *row)
 	sb->labels = row->labels ? xstrdup(row->labels) : NULL;
 	sb->runtime_handler =
 	        row->runtime_handler ? xstrdup(row->runtime_handler) : NULL;
+	// Stop/Shutdown requests an operation in flight was to carry out.
+	sb->rec.want = row->want & (PSB_G_WANT_STOP | PSB_G_WANT_SHUTDOWN);
 	psb_map_put(c->sandboxes, sb->id, sb);
 	return (sb);
 }
@@ -337,6 +339,7 @@ sb_row(const psb_sandbox_t *sb, psb_store_row_t *row)
 	row->exited_at       = sb->rec.exited_at;
 	row->exit_status     = sb->rec.exit_status;
 	row->updated_at      = sb->rec.updated_at;
+	row->want            = sb->rec.want;
 }
 
 static void
@@ -500,6 +503,7 @@ ctl_apply(psb_controller_t *c, psb_sandbox_t *sb, ctl_event_t *e,
 	psb_error_t err = PSB_ERROR_INIT;
 	int64_t     now = psb_now_ns();
 	bool        dirty;
+	uint32_t    want;
 
 	if (sb == NULL) {
 		if ((a & PSB_A_INSERT) == 0) {
@@ -526,6 +530,7 @@ ctl_apply(psb_controller_t *c, psb_sandbox_t *sb, ctl_event_t *e,
 		psb_map_put(c->sandboxes, sb->id, sb);
 	}
 	sb_touch(c, sb);
+	want  = sb->rec.want;
 	dirty = (a & (PSB_A_INSERT | PSB_A_NEW_GENERATION | PSB_A_RECORD_PID |
 	                     PSB_A_RECORD_EXIT)) != 0;
 	if (a & PSB_A_NEW_GENERATION) {
@@ -557,6 +562,11 @@ ctl_apply(psb_controller_t *c, psb_sandbox_t *sb, ctl_event_t *e,
 	}
 	if (a & PSB_A_CLEAR_WANT) {
 		sb->rec.want = 0;
+	}
+	// A wanted Stop/Shutdown is persisted with the row, so that a crash
+	// before it is carried out does not forget it.
+	if (sb->rec.want != want) {
+		dirty = true;
 	}
 	if (e->resources != NULL && e->req == NULL) {
 		set_str(&sb->rec.resources, e->resources);

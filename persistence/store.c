@@ -36,7 +36,7 @@
 #define STORE_SB_COLS                                                  \
 	"id, state, generation, config, runtime_handler, netns_path, " \
 	"cni_result, labels, resources, pid, created_at, started_at, " \
-	"exited_at, exit_status, updated_at"
+	"exited_at, exit_status, updated_at, want"
 #define STORE_J_COLS \
 	"seq, sandbox_id, time, from_state, event, to_state, detail"
 
@@ -65,7 +65,7 @@ static const char *const store_sql[ST_NSTMTS] = {
         [ST_ROLLBACK] = "ROLLBACK",
         [ST_PUT]      = "INSERT OR REPLACE INTO sandboxes (" STORE_SB_COLS
                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-                   "?11, ?12, ?13, ?14, ?15)",
+                   "?11, ?12, ?13, ?14, ?15, ?16)",
         [ST_REMOVE] = "DELETE FROM sandboxes WHERE id = ?1",
         [ST_APPEND] =
                 "INSERT INTO journal (sandbox_id, time, from_state, "
@@ -106,6 +106,8 @@ static const char *const store_migrations[] = {
         // Version 2.
         "ALTER TABLE sandboxes ADD COLUMN resources TEXT;"
         "ALTER TABLE journal ADD COLUMN detail TEXT;",
+        // Version 3.
+        "ALTER TABLE sandboxes ADD COLUMN want INTEGER NOT NULL DEFAULT 0;",
 };
 
 _Static_assert(PSB_NELEM(store_migrations) == PSB_STORE_SCHEMA_VERSION,
@@ -574,6 +576,7 @@ psb_store_put(psb_store_t *s, const psb_store_row_t *row, psb_error_t *err)
 		sqlite3_bind_int(st, 14, row->exit_status);
 	}
 	sqlite3_bind_int64(st, 15, row->updated_at);
+	sqlite3_bind_int64(st, 16, row->want);
 	return (store_write(s, ST_PUT, err, "put sandbox", row->id));
 }
 
@@ -752,6 +755,7 @@ psb_store_load_all(
 		                          ? -1
 		                          : sqlite3_column_int(st, 13);
 		row.updated_at  = sqlite3_column_int64(st, 14);
+		row.want        = (uint32_t)sqlite3_column_int64(st, 15);
 		if ((rv = cb(arg, &row)) != 0) {
 			break;
 		}

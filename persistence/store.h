@@ -27,8 +27,9 @@
 #include "fsm/fsm.h"
 
 // The schema version this build writes. Version 1 had no `resources`
-// column and no journal `detail`; psb_store_open migrates it forward.
-#define PSB_STORE_SCHEMA_VERSION 2
+// column and no journal `detail`, version 2 no `want`; psb_store_open
+// migrates it forward.
+#define PSB_STORE_SCHEMA_VERSION 3
 
 typedef struct psb_store psb_store_t;
 
@@ -63,6 +64,10 @@ typedef struct psb_store_row {
 	int64_t     exited_at;
 	int32_t     exit_status;
 	int64_t     updated_at;
+	// Requests that arrived while an operation ran and still wait for
+	// it to settle (the controller's PSB_G_WANT_STOP | _SHUTDOWN bits):
+	// a Shutdown interrupted by a crash is carried out after it.
+	uint32_t want;
 } psb_store_row_t;
 
 // A journal entry: one committed transition. Strings borrowed as above.

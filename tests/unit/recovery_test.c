@@ -189,6 +189,42 @@ test_unreachable_then_reachable(void **state)
 	fx_free(fx);
 }
 
+// A Shutdown that arrived while a stop ran (STOPPING, wanting shutdown) is
+// carried out after a crash: the wish is in the row, not only in memory.
+static void
+test_wanted_shutdown_survives(void **state)
+{
+	fx_t               *fx  = fx_new("want-survives");
+	psb_store_options_t so  = PSB_STORE_OPTIONS_DEFAULT;
+	psb_error_t         err = PSB_ERROR_INIT;
+	psb_store_t        *s;
+	psb_store_row_t     row = {0};
+
+	assert_int_equal(psb_store_open(fx->db, &so, &s, &err), 0);
+	row.id          = "sb";
+	row.state       = PSB_ST_STOPPING;
+	row.generation  = 1;
+	row.config      = "cfg-A";
+	row.config_len  = 5;
+	row.labels      = "{}";
+	row.pid         = 99;
+	row.exit_status = -1;
+	row.want        = PSB_G_WANT_SHUTDOWN;
+	assert_int_equal(psb_store_put(s, &row, &err), 0);
+	assert_int_equal(psb_store_commit(s, &err), 0);
+	psb_store_close(s);
+	fx->loop = ev_loop_new(EVFLAG_AUTO);
+	assert_int_equal(psb_runtime_open("scripted", fx->loop, NULL, &fx->rt,
+	                         &(psb_error_t)PSB_ERROR_INIT),
+	        0);
+	psb_scripted_set_task(fx->rt, "sb", 1, PSB_FAKE_EXITED, 0, 137);
+	fx_start(fx, NULL);
+	assert_true(psb_test_run_until(fx->loop, fx_is_recovered, fx, 5000));
+	assert_true(fx_until(fx, "sb", PSB_ST_NONE));
+	assert_true(psb_scripted_calls(fx->rt, PSB_RTOP_DELETE) >= 1);
+	fx_free(fx);
+}
+
 // One sandbox whose probe never returns does not hold recovery up: after
 // probe_timeout_ms it is UNKNOWN (asked again), the others are settled,
 // and its late answer is still believed.
@@ -299,6 +335,7 @@ main(void)
 	        cmocka_unit_test(test_every_state_against_every_answer),
 	        cmocka_unit_test(test_unreachable_then_reachable),
 	        cmocka_unit_test(test_hung_probe_has_a_deadline),
+	        cmocka_unit_test(test_wanted_shutdown_survives),
 	        cmocka_unit_test(test_recovered_sandbox_lives_on),
 	        cmocka_unit_test(test_recover_many),
 	};

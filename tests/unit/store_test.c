@@ -321,7 +321,8 @@ test_open_fresh(void **state)
 	commit_ok(s);
 
 	raw = raw_open(db);
-	assert_int_equal(raw_int(raw, "PRAGMA user_version"), 2);
+	assert_int_equal(
+	        raw_int(raw, "PRAGMA user_version"), PSB_STORE_SCHEMA_VERSION);
 	assert_string_equal(raw_text(raw, "PRAGMA journal_mode"), "wal");
 	assert_int_equal(raw_int(raw, "SELECT count(*) FROM pragma_table_info("
 	                              "'sandboxes') WHERE name = 'resources'"),
@@ -346,7 +347,8 @@ test_empty_file_is_new(void **state)
 	s = open_store(db, true, 0);
 	psb_store_close(s);
 	raw = raw_open(db);
-	assert_int_equal(raw_int(raw, "PRAGMA user_version"), 2);
+	assert_int_equal(
+	        raw_int(raw, "PRAGMA user_version"), PSB_STORE_SCHEMA_VERSION);
 	sqlite3_close(raw);
 }
 
@@ -869,7 +871,8 @@ test_migrate_from_v1(void **state)
 	psb_store_close(s);
 
 	raw = raw_open(db);
-	assert_int_equal(raw_int(raw, "PRAGMA user_version"), 2);
+	assert_int_equal(
+	        raw_int(raw, "PRAGMA user_version"), PSB_STORE_SCHEMA_VERSION);
 	assert_string_equal(raw_text(raw, "PRAGMA journal_mode"), "wal");
 	assert_int_equal(raw_int(raw, "SELECT count(*) FROM pragma_table_info("
 	                              "'journal') WHERE name = 'detail'"),
@@ -896,7 +899,7 @@ test_newer_version_refused(void **state)
 
 	assert_int_equal(open_err(db, &err), PSB_ENOTSUP);
 	assert_contains(err.msg, "99");
-	assert_contains(err.msg, "version 2");
+	assert_contains(err.msg, "version 3");
 	assert_contains(err.msg, db);
 	assert_file_is(db, before, len);
 	// Refusing does not take the lock with it.
