@@ -920,6 +920,7 @@ ctl_flush(psb_controller_t *c)
 			ctl_sync_timer(c, sb);
 			sb->rearm   = false;
 			sb->backoff = false;
+			ctl_unknown_note(c, sb);
 		}
 		sb = next;
 	}

@@ -143,6 +143,12 @@ struct psb_controller {
 // RUNTIME_UNREACHABLE) after its step, and by the reprobe timer.
 void ctl_recovery_note(psb_controller_t *c, psb_sandbox_t *sb, psb_event_t ev);
 void ctl_reprobe_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+// ctl_unknown_note (recovery.c), after every committed tick for each
+// changed sandbox: one in UNKNOWN, however it got there (a stop that ran
+// out of retries while the runtime was away, a start that could not roll
+// back), is asked about again every reprobe_ms until it is known.
+void ctl_unknown_note(psb_controller_t *c, psb_sandbox_t *sb);
 void ctl_probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 // controller.c helpers used by recovery.c.

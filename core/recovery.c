@@ -207,6 +207,21 @@ ctl_recovery_note(psb_controller_t *c, psb_sandbox_t *sb, psb_event_t ev)
 	}
 }
 
+void
+ctl_unknown_note(psb_controller_t *c, psb_sandbox_t *sb)
+{
+	if (sb->rec.state != PSB_ST_UNKNOWN || sb->reprobe) {
+		return;
+	}
+	sb->reprobe = true;
+	if (!ev_is_active(&c->reprobe_timer)) {
+		ev_timer_again(c->loop, &c->reprobe_timer);
+	}
+	psb_log_sb(PSB_LOG_INFO, sb->id,
+	        "state unknown; asking the runtime again every %u ms",
+	        c->opts.reprobe_ms);
+}
+
 static int
 recovery_any_reprobe(void *arg, void *value)
 {

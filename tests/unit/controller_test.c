@@ -346,6 +346,45 @@ test_stop_escalates_then_unknown(void **state)
 	fx_free(fx);
 }
 
+// A sandbox left UNKNOWN by a stop that ran out of retries (the runtime
+// was away) is asked about again and found running: READY, same pid.
+static void
+test_unknown_is_probed_again(void **state)
+{
+	fx_t      *fx = fx_new("unknown-reprobe");
+	fx_call_t *c;
+	uint32_t   pid;
+
+	fx->opts.stop_timeout_ms = 50;
+	fx->opts.backoff_ms      = 10;
+	fx->opts.retry_max       = 1;
+	fx->opts.reprobe_ms      = 20;
+	fx_start(fx, NULL);
+	fx_do(fx, PSB_M_CREATE, ID);
+	pid = fx_do(fx, PSB_M_START, ID)->pid;
+	psb_scripted_script(fx->rt, PSB_RTOP_KILL, ID, PSB_SCRIPT_FAIL, 0, -1);
+	psb_scripted_script(
+	        fx->rt, PSB_RTOP_PROBE, ID, PSB_SCRIPT_UNREACHABLE, 0, -1);
+	assert_int_equal(fx_do(fx, PSB_M_STOP, ID)->code, PSB_ETIMEDOUT);
+	assert_int_equal(fx_state(fx, ID), PSB_ST_UNKNOWN);
+	psb_test_run_for(fx->loop, 100); // asked, still unreachable
+	assert_int_equal(fx_state(fx, ID), PSB_ST_UNKNOWN);
+	assert_true(psb_scripted_calls(fx->rt, PSB_RTOP_PROBE) >= 2);
+	psb_scripted_clear(fx->rt);
+	assert_true(fx_until(fx, ID, PSB_ST_READY));
+	c = fx_do(fx, PSB_M_STATUS, ID);
+	assert_int_equal(c->pid, pid);
+	// Known again: no more probes.
+	{
+		uint64_t n = psb_scripted_calls(fx->rt, PSB_RTOP_PROBE);
+
+		psb_test_run_for(fx->loop, 100);
+		assert_int_equal(
+		        psb_scripted_calls(fx->rt, PSB_RTOP_PROBE), n);
+	}
+	fx_free(fx);
+}
+
 static void
 test_kill_retry_succeeds(void **state)
 {
@@ -796,6 +835,7 @@ main(void)
 	        cmocka_unit_test(test_stop_idempotent),
 	        cmocka_unit_test(test_concurrent_stops_join),
 	        cmocka_unit_test(test_stop_escalates_then_unknown),
+	        cmocka_unit_test(test_unknown_is_probed_again),
 	        cmocka_unit_test(test_kill_retry_succeeds),
 	        cmocka_unit_test(test_shutdown_idempotent_and_stops_first),
 	        cmocka_unit_test(test_shutdown_retries_delete),
