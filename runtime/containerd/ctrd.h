@@ -26,6 +26,7 @@
 #define CTRD_DEADLINE_MS 30000 // of every unary call of an operation
 
 typedef struct ctrd_pidw ctrd_pidw_t; // a pidfd watch (exits.c)
+typedef struct ctrd_reap ctrd_reap_t; // a deferred Tasks.Delete (exits.c)
 
 // A sandbox whose task this backend knows about: the exits it reports.
 typedef struct ctrd_track {
@@ -62,7 +63,8 @@ typedef struct ctrd {
 	size_t        ntracks;
 	size_t        cap;
 
-	ctrd_op_t *ops; // pending operations (for fini)
+	ctrd_op_t   *ops;   // pending operations (for fini)
+	ctrd_reap_t *reaps; // reaps waiting for their loop iteration
 
 	// Subscription.
 	psb_grpc_stream_t *sub;
@@ -90,9 +92,9 @@ void          ctrd_track_remove(ctrd_t *c, const char *id);
 // leaves the table as it is (t stays valid).
 void ctrd_track_set_pid(ctrd_t *c, ctrd_track_t *t, uint32_t pid);
 
-// ctrd_exit_handle reaps the exited task of id and reports TASK_EXIT
-// once; pid/status/at are the event's values (used if the reap cannot
-// tell better).
+// ctrd_exit_handle reports TASK_EXIT of id once, with pid/status/at, and
+// then reaps the exited task (Tasks.Delete, one loop iteration later, once
+// the exit is committed).
 void ctrd_exit_handle(
         ctrd_t *c, const char *id, uint32_t pid, int32_t status, int64_t at);
 

@@ -28,6 +28,7 @@
 #define RESUB_MIN_MS    100
 #define RESUB_MAX_MS    2000
 #define RESYNC_DEADLINE 5000
+#define REAP_DEADLINE   10000
 #define PIDW_DEADLINE   2000
 #define PIDW_TRIES      9 // Tasks.Get retries: 1 + 2 + ... + 256 = 511 ms
 
@@ -325,15 +326,33 @@ ctrd_track_set_pid(ctrd_t *c, ctrd_track_t *t, uint32_t pid)
 
 // ---- reaping --------------------------------------------------------------
 
-typedef struct ctrd_reap {
-	ctrd_t  *c;
-	char     id[CTRD_ID_MAX + 1];
-	uint64_t generation;
-	uint32_t pid;
-	int32_t  status;
-	int64_t  at;
-	bool     report;
-} ctrd_reap_t;
+// Tasks.Delete throws away the exit status containerd kept, so it goes out
+// only once the TASK_EXIT reported before it is committed: a reap waits one
+// loop iteration on its own zero-delay timer, and the controller's tick
+// (ev_prepare, at the start of the next iteration) commits first. Sent at
+// once, it could reach containerd before the commit, and a crash between
+// the two would leave a sandbox whose exit status nobody knows any more.
+struct ctrd_reap {
+	ctrd_t      *c;
+	ctrd_reap_t *prev, *next; // c->reaps, until sent
+	ev_timer     kick;
+	char         id[CTRD_ID_MAX + 1];
+	uint64_t     generation;
+};
+
+static void
+reap_unlink(ctrd_reap_t *r)
+{
+	if (r->prev != NULL) {
+		r->prev->next = r->next;
+	} else {
+		r->c->reaps = r->next;
+	}
+	if (r->next != NULL) {
+		r->next->prev = r->prev;
+	}
+	r->prev = r->next = NULL;
+}
 
 static void
 reap_done(void *arg, int status, const char *message, ProtobufCMessage *resp)
@@ -342,19 +361,11 @@ reap_done(void *arg, int status, const char *message, ProtobufCMessage *resp)
 	ctrd_t       *c = r->c;
 	ctrd_track_t *t;
 
-	if (status == PSB_GRPC_OK) {
-		Containerd__Services__Tasks__V1__DeleteResponse *d =
-		        (void *)resp;
-
-		r->status = (int32_t)d->exit_status;
-		if (d->exited_at != NULL) {
-			r->at = ctrd_ts_ns(d->exited_at);
-		}
-		if (d->pid != 0) {
-			r->pid = d->pid;
-		}
+	if (resp != NULL) {
 		protobuf_c_message_free_unpacked(resp, NULL);
-	} else if (status != PSB_GRPC_NOT_FOUND && !c->closing) {
+	}
+	if (status != PSB_GRPC_OK && status != PSB_GRPC_NOT_FOUND &&
+	        !c->closing) {
 		psb_log_sb(PSB_LOG_WARN, r->id,
 		        "containerd: reaping the exited task failed: %s: %s "
 		        "(the resync retries)",
@@ -374,53 +385,52 @@ reap_done(void *arg, int status, const char *message, ProtobufCMessage *resp)
 		t->delete_after_reap = NULL;
 		ctrd_delete_resume(del);
 	}
-	if (r->report) {
-		psb_rt_event_t ev = {
-		        .event       = PSB_EV_TASK_EXIT,
-		        .sandbox_id  = r->id,
-		        .generation  = r->generation,
-		        .pid         = r->pid,
-		        .exit_status = r->status,
-		        .exited_at   = r->at,
-		};
-
-		psb_log_sb(PSB_LOG_INFO, r->id,
-		        "containerd: pause task (pid %u) exited with status "
-		        "%d",
-		        (unsigned)r->pid, (int)r->status);
-		ctrd_emit(c, &ev);
-	}
 	free(r);
 }
 
-// reap starts Tasks.Delete of t's task; report: send TASK_EXIT after.
 static void
-reap(ctrd_t *c, ctrd_track_t *t, uint32_t pid, int32_t status, int64_t at,
-        bool report)
+reap_kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
+	ctrd_reap_t                                       *r = w->data;
+	ctrd_t                                            *c = r->c;
 	Containerd__Services__Tasks__V1__DeleteTaskRequest req =
 	        CONTAINERD__SERVICES__TASKS__V1__DELETE_TASK_REQUEST__INIT;
+
+	(void)loop;
+	(void)revents;
+	reap_unlink(r);
+	req.container_id = r->id;
+	// On the wait-for-ready client, like the resync that may have found
+	// the exit: right after containerd came back, the fail-fast client
+	// may still be in its dial backoff and would fail at once.
+	if (psb_grpc_call(c->ev_g, CTRD_TASKS "Delete", &req.base,
+	            &containerd__services__tasks__v1__delete_response__descriptor,
+	            REAP_DEADLINE, reap_done, r) != 0) {
+		// Closing: reap_done would only free it.
+		free(r);
+	}
+}
+
+// reap deletes t's exited task in the next loop iteration (see above).
+// The exit must have been reported (or claimed) already.
+static void
+reap(ctrd_t *c, ctrd_track_t *t)
+{
 	ctrd_reap_t *r = xcalloc(1, sizeof(*r));
 
 	memcpy(r->id, t->id, sizeof(r->id));
 	r->c          = c;
 	r->generation = t->generation;
-	r->pid        = pid != 0 ? pid : t->pid;
-	r->status     = status;
-	r->at         = at;
-	r->report     = report;
-	if (report) {
-		t->exit_reported = true;
+	r->next       = c->reaps;
+	if (c->reaps != NULL) {
+		c->reaps->prev = r;
 	}
+	c->reaps = r;
+	ev_timer_init(&r->kick, reap_kick_cb, 0., 0.);
+	r->kick.data = r;
+	ev_timer_start(c->loop, &r->kick);
 	pidw_close(c, t); // claimed, or being reaped
-	t->reaping       = true;
-	req.container_id = t->id;
-	if (psb_grpc_call(c->g, CTRD_TASKS "Delete", &req.base,
-	            &containerd__services__tasks__v1__delete_response__descriptor,
-	            0, reap_done, r) != 0) {
-		t->reaping = false;
-		free(r);
-	}
+	t->reaping = true;
 }
 
 void
@@ -452,8 +462,8 @@ ctrd_exit_handle(
 	psb_log_sb(PSB_LOG_INFO, id,
 	        "containerd: pause task (pid %u) exited with status %d",
 	        (unsigned)ev.pid, (int)status);
-	reap(c, t, pid, status, at, false);
 	ctrd_emit(c, &ev);
+	reap(c, t);
 }
 
 // ---- resync ---------------------------------------------------------------
@@ -482,6 +492,19 @@ resync_done(void *arg, int status, const char *message, ProtobufCMessage *resp)
 	if (status != PSB_GRPC_OK) {
 		psb_log(PSB_LOG_DEBUG, "containerd: resync Tasks.List: %s: %s",
 		        psb_grpc_status_name(status), message);
+		// containerd was away: the subscription waits to come back,
+		// and so must the resync that goes with it, or the exits of
+		// meanwhile wait for the next period.
+		if (c->sub != NULL && c->resync_ms > 0 &&
+		        (status == PSB_GRPC_DEADLINE_EXCEEDED ||
+		                status == PSB_GRPC_UNAVAILABLE)) {
+			ev_ref(c->loop); // stopping an unref'd watcher
+			ev_timer_stop(c->loop, &c->resync_timer);
+			ev_timer_set(&c->resync_timer, RESUB_MIN_MS / 1000.0,
+			        c->resync_ms / 1000.0);
+			ev_timer_start(c->loop, &c->resync_timer);
+			ev_unref(c->loop);
+		}
 		return;
 	}
 	// Copy the ids first: an emitted event may reach the controller,
@@ -511,15 +534,18 @@ resync_done(void *arg, int status, const char *message, ProtobufCMessage *resp)
 		if (task != NULL &&
 		        task->status ==
 		                CONTAINERD__V1__TYPES__STATUS__STOPPED) {
-			if (!t->exit_reported) {
-				c->missed_exits++;
-				psb_log_sb(PSB_LOG_WARN, t->id,
-				        "containerd: exit found by resync "
-				        "(event late or missed)");
+			if (t->exit_reported) {
+				reap(c, t); // recovery found it exited
+				continue;
 			}
-			reap(c, t, task->pid, (int32_t)task->exit_status,
-			        ctrd_ts_ns(task->exited_at),
-			        !t->exit_reported);
+			c->missed_exits++;
+			psb_log_sb(PSB_LOG_WARN, t->id,
+			        "containerd: exit found by resync "
+			        "(event late or missed)");
+			// Reported with the list's status, then reaped.
+			ctrd_exit_handle(c, ids[i], task->pid,
+			        (int32_t)task->exit_status,
+			        ctrd_ts_ns(task->exited_at));
 		} else if (task == NULL && t->pid != 0 && !t->exit_reported &&
 		           !t->deleting) {
 			// Started, and its task is gone without an exit seen.
@@ -676,6 +702,13 @@ ctrd_exits_stop(ctrd_t *c)
 {
 	for (size_t i = 0; i < c->ntracks; i++) {
 		pidw_close(c, &c->tracks[i]);
+	}
+	while (c->reaps != NULL) {
+		ctrd_reap_t *r = c->reaps;
+
+		ev_timer_stop(c->loop, &r->kick);
+		reap_unlink(r);
+		free(r);
 	}
 	if (ev_is_active(&c->resync_timer)) {
 		ev_ref(c->loop);
