@@ -23,6 +23,7 @@
 #include "core/config.h"
 #include "core/controller.h"
 #include "persistence/store.h"
+#include "runtime/failpoint.h"
 #include "runtime/runtime.h"
 #include "transport/server.h"
 
@@ -243,6 +244,7 @@ run(const psb_config_t *cfg)
 	daemon_state          d      = {0};
 	int                   status = EXIT_FAILURE;
 
+	psb_failpoint_init(); // test only: PSB_FAILPOINT (docs/testing.md)
 	if (make_db_dir(cfg->db_path, &err) != 0 ||
 	        mkdir_p(cfg->state_dir, 0700, &err) != 0) {
 		psb_log(PSB_LOG_ERROR, "%s", psb_error_message(&err));

@@ -39,6 +39,7 @@
 #include "core/base/alloc.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
+#include "runtime/failpoint.h"
 
 #define GRPC_HDR_LEN      5
 #define GRPC_MAX_MSG_DEF  (16u << 20)
@@ -983,6 +984,8 @@ grpc_deliver(psb_grpc_t *g)
 			}
 			continue;
 		}
+		// Test-only crash point (failpoint.h): unary outcomes only.
+		psb_failpoint_check(c->streaming ? NULL : c->path);
 		msg           = c->fin_message != NULL ? c->fin_message : "";
 		g->delivering = c;
 		c->ended      = true;

@@ -12,6 +12,7 @@ ns=podsandbox
 
 pass=0
 fail=0
+rt_opts=${rt_opts:-}
 dpid=
 started=0
 ok() { echo "ok - $1"; pass=$((pass + 1)); }
@@ -81,12 +82,13 @@ ctl_() {
 }
 
 # start_daemon LOG [FLAGS...]: podsandboxd on the private containerd, its
-# database in $dir/db; returns once it says "ready" (5 s at most).
+# database in $dir/db, $rt_opts added to its runtime options; returns once
+# it says "ready" (5 s at most).
 start_daemon() {
 	local log=$1 i
 	shift
 	"$daemon" --runtime=containerd \
-		--runtime-options "address=$dir/containerd.sock,namespace=$ns,image=$image,image_archive=$tar_file,runc_root=$dir/runc" \
+		--runtime-options "address=$dir/containerd.sock,namespace=$ns,image=$image,image_archive=$tar_file,runc_root=$dir/runc${rt_opts:+,$rt_opts}" \
 		--db "$dir/db" --state-dir "$dir/run" \
 		--socket "ipc://$dir/api.sock" \
 		--events-socket "ipc://$dir/ev.sock" \
@@ -129,9 +131,18 @@ for o in (j, j.get("status") or {}, j.get("info") or {}):
 ' "$2" 2>/dev/null
 }
 
+# alive PID: exists and is not a zombie (a dead pause whose shim has gone
+# may never be reaped).
+alive() {
+	local st
+	[[ $1 =~ ^[0-9]+$ ]] || return 1
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[[ -n $st && $st != Z ]]
+}
+
 is_pause() {
-	[[ $1 =~ ^[0-9]+$ ]] && [[ -r /proc/$1/cmdline ]] &&
-		[[ $(tr '\0' ' ' <"/proc/$1/cmdline") == "/pause"* ]]
+	alive "$1" &&
+		[[ $(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) == "/pause"* ]]
 }
 
 # pause_pids: pause processes whose root file system is a snapshot of our
