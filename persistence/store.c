@@ -103,9 +103,9 @@ static const char *const store_migrations[] = {
         " sandbox_id TEXT NOT NULL, time INTEGER, from_state TEXT,"
         " event TEXT, to_state TEXT);"
         "CREATE INDEX journal_by_sandbox ON journal (sandbox_id, seq);",
-        // Version 2.
-        "ALTER TABLE sandboxes ADD COLUMN resources TEXT;"
-        "ALTER TABLE journal ADD COLUMN detail TEXT;",
+        // Version 2 (parenthesised: one element of two statements).
+        ("ALTER TABLE sandboxes ADD COLUMN resources TEXT;"
+         "ALTER TABLE journal ADD COLUMN detail TEXT;"),
         // Version 3.
         "ALTER TABLE sandboxes ADD COLUMN want INTEGER NOT NULL DEFAULT 0;",
 };
