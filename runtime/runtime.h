@@ -13,7 +13,9 @@
 //   start  -> START_OK(pid) | START_FAILED(code, message, rolled_back)
 //   kill   -> (nothing on success: the exit comes as TASK_EXIT)
 //             | TASK_EXIT(255) if no task exists | KILL_FAILED
+//             | RUNTIME_UNREACHABLE (the runtime could not be reached)
 //   delete -> DELETE_OK | DELETE_FAILED     (kills first; missing = OK)
+//             | RUNTIME_UNREACHABLE
 //   probe  -> one FOUND_RUNNING | FOUND_EXITED | FOUND_NOTHING |
 //             RUNTIME_UNREACHABLE per sandbox asked about (a task that
 //             was created but never started is removed first: NOTHING)

@@ -792,6 +792,17 @@ ctrd_start(void *impl, const psb_rt_sandbox_t *sb)
 
 // ---- kill -----------------------------------------------------------------
 
+// unreachable_or: containerd could not be reached at all (the fail-fast
+// client's UNAVAILABLE: down, restarting) is RUNTIME_UNREACHABLE, which
+// the table answers at once (UNAVAILABLE, UNKNOWN, asked again until
+// known) instead of retrying against nobody; any other failure is ev.
+static psb_event_t
+unreachable_or(int status, psb_event_t ev)
+{
+	return (status == PSB_GRPC_UNAVAILABLE ? PSB_EV_RUNTIME_UNREACHABLE
+	                                       : ev);
+}
+
 static void
 kill_done(void *arg, int status, const char *message, ProtobufCMessage *resp)
 {
@@ -828,7 +839,7 @@ kill_done(void *arg, int status, const char *message, ProtobufCMessage *resp)
 	} else {
 		char           buf[512];
 		psb_rt_event_t ev = {
-		        .event      = PSB_EV_KILL_FAILED,
+		        .event = unreachable_or(status, PSB_EV_KILL_FAILED),
 		        .sandbox_id = o->id,
 		        .generation = o->generation,
 		        .code       = psb_grpc_status_to_err(status),
@@ -893,7 +904,7 @@ del_fail(ctrd_op_t *o, const char *step, int status, const char *message)
 	char           buf[512];
 	ctrd_track_t  *t  = ctrd_track_find(o->c, o->id);
 	psb_rt_event_t ev = {
-	        .event      = PSB_EV_DELETE_FAILED,
+	        .event      = unreachable_or(status, PSB_EV_DELETE_FAILED),
 	        .sandbox_id = o->id,
 	        .generation = o->generation,
 	        .code       = psb_grpc_status_to_err(status),
