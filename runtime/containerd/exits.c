@@ -12,6 +12,7 @@
 //
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,11 @@
 int64_t
 ctrd_ts_ns(const struct Google__Protobuf__Timestamp *ts)
 {
-	if (ts == NULL) {
+	// containerd sends Go's zero time (year 1, -62135596800 s) for "not
+	// exited"; nanoseconds since 1970 hold neither that nor anything
+	// past 2262. Unknown is 0.
+	if (ts == NULL || ts->seconds <= 0 ||
+	        ts->seconds >= INT64_MAX / 1000000000LL) {
 		return (0);
 	}
 	return (ts->seconds * 1000000000LL + ts->nanos);
