@@ -76,7 +76,14 @@ ctr_() {
 	ctr --address "$dir/containerd.sock" --connect-timeout 2s -n "$ns" "$@"
 }
 
+# ctl_ ARGS...: podsandboxctl on our daemon. A daemon that died (a crash
+# the test did not cause) answers nothing: say so at once rather than
+# wait out the call's timeout in every poll.
 ctl_() {
+	if [[ -n $dpid ]] && ! alive "$dpid"; then
+		echo "podsandboxctl: podsandboxd (pid $dpid) is not running" >&2
+		return 3
+	fi
 	timeout 30 "$ctl" --timeout 20000 --socket "ipc://$dir/api.sock" \
 		--events-socket "ipc://$dir/ev.sock" "$@"
 }
