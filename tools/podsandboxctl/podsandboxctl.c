@@ -41,7 +41,8 @@ static const char ctl_exit_help[] =
         "  0  success\n"
         "  1  the call failed (any API error, or a bad pod config file)\n"
         "  2  usage error (bad command line)\n"
-        "  3  podsandboxd is not reachable (UNAVAILABLE)\n"
+        "  3  UNAVAILABLE: podsandboxd, or containerd behind it, is not\n"
+        "     reachable; worth retrying\n"
         "\n"
         "Errors go to stderr as 'podsandboxctl: CODE: message'.\n";
 
