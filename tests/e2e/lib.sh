@@ -1,11 +1,13 @@
-# tests/e2e/lib.sh - what every end-to-end test shares. Source it after
-# setting daemon, ctl, tar_file, image (and pod_config if used), then call
-# e2e_begin PREFIX: it checks the tools (exit 77 = skip), makes the temp
-# dir ($dir), starts a private containerd (scripts/containerd.sh) with the
+# tests/e2e/lib.sh - what every end-to-end test shares. Source it with the
+# test's arguments (PODSANDBOXD PODSANDBOXCTL IMAGE_TAR IMAGE_NAME
+# POD_CONFIG: $daemon, $ctl, $tar_file, $image, $pod_config), then call
+# e2e_begin PREFIX: it checks the files and tools (exit 77 = skip), makes
+# the temp dir ($dir), starts a private containerd (scripts/containerd.sh) with the
 # pause image imported into namespace $ns, and installs a cleanup trap
 # that stops the daemon and containerd and sweeps what they left.
 # shellcheck shell=bash
 
+daemon=$1 ctl=$2 tar_file=$3 image=$4 pod_config=$5
 e2e_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 harness="$e2e_here/../../scripts/containerd.sh"
 ns=podsandbox
@@ -44,7 +46,7 @@ e2e_cleanup() {
 # e2e_begin PREFIX: see above.
 e2e_begin() {
 	local f reason old base name
-	for f in "$daemon" "$ctl" "$tar_file"; do
+	for f in "$daemon" "$ctl" "$tar_file" "$pod_config"; do
 		if [[ ! -e $f ]]; then
 			echo "FAIL - $f is missing (build the default target)"
 			exit 1

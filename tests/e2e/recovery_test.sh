@@ -15,13 +15,8 @@
 # Exits 77 (skip) with the reason when containerd cannot run here.
 set -u
 
-daemon=$1 ctl=$2 tar_file=$3 image=$4 pod_config=$5
 # shellcheck source=tests/e2e/lib.sh
-. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
-[[ -e $pod_config ]] || {
-	echo "FAIL - $pod_config is missing"
-	exit 1
-}
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh" "$@"
 e2e_begin psbrc
 
 ctrd_pid() { cat "$dir/containerd.pid"; }
