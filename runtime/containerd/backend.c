@@ -1324,6 +1324,7 @@ ctrd_fini(void *impl)
 	}
 	c->closing = true;
 	ctrd_exits_stop(c);
+	ctrd_probe_stop(c);
 	// Completes every call with CANCELLED: the callbacks free their ops.
 	psb_grpc_close(c->ev_g);
 	psb_grpc_close(c->g);

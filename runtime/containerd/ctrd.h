@@ -76,8 +76,12 @@ typedef struct ctrd {
 	uint64_t           list_epoch; // resyncs issued
 
 	uint64_t missed_exits;
-	uint64_t pidfd_exits; // exits first found through a pidfd
-	uint64_t pidw_serial; // of the last pidfd watch made
+
+	// Orphans the start-up probe could not look for (probe.c).
+	struct probe *orphan_probe;
+	ev_timer      orphan_timer;
+	uint64_t      pidfd_exits; // exits first found through a pidfd
+	uint64_t      pidw_serial; // of the last pidfd watch made
 } ctrd_t;
 
 // The tracking table (exits.c).
@@ -118,6 +122,9 @@ void ctrd_exits_stop(ctrd_t *c);
 int ctrd_probe(
         void *impl, const psb_rt_sandbox_t *sbs, size_t n, bool complete);
 int ctrd_platform(void *impl, psb_platform_t *out);
+
+// ctrd_probe_stop drops what probe.c still waits for (fini).
+void ctrd_probe_stop(ctrd_t *c);
 
 // ctrd_task_container is the container of a task in Tasks.List: containerd
 // (1.6) fills only id, the container's id; container_id is "".

@@ -143,6 +143,109 @@ probe_orphans(probe_t *o)
 	}
 }
 
+// ---- orphans, when the start-up probe could not list them -----------------
+
+#define ORPHAN_RETRY_MS  1000
+#define ORPHAN_LIST_WAIT 60000 // the wait-for-ready list's deadline
+
+static void orphans_list(ctrd_t *c);
+
+static void
+orphans_listed(
+        void *arg, int status, const char *message, ProtobufCMessage *resp)
+{
+	probe_t *o = arg;
+	ctrd_t  *c = o->c;
+
+	(void)message;
+	if (c->closing) {
+		if (resp != NULL) {
+			protobuf_c_message_free_unpacked(resp, NULL);
+		}
+		probe_free(o); // fini left it to this callback
+		return;
+	}
+	if (status != PSB_GRPC_OK) {
+		ev_timer_start(c->loop, &c->orphan_timer); // again, later
+		return;
+	}
+	o->conts = resp;
+	psb_log(PSB_LOG_INFO,
+	        "containerd: back; looking for orphans missed at start-up");
+	probe_orphans(o);
+	c->orphan_probe = NULL;
+	probe_free(o);
+}
+
+static void
+orphans_list(ctrd_t *c)
+{
+	probe_t *o = c->orphan_probe;
+	Containerd__Services__Containers__V1__ListContainersRequest cr =
+	        CONTAINERD__SERVICES__CONTAINERS__V1__LIST_CONTAINERS_REQUEST__INIT;
+	char  filter[]   = "labels.\"" PSB_CTRD_LABEL_ID "\"";
+	char *filters[1] = {filter};
+
+	if (o->conts != NULL) {
+		protobuf_c_message_free_unpacked(o->conts, NULL);
+		o->conts = NULL;
+	}
+	cr.n_filters = 1;
+	cr.filters   = filters;
+	// Wait-for-ready: it goes out once containerd answers again.
+	if (psb_grpc_call(c->ev_g, CTRD_CONTS "List", &cr.base,
+	            &containerd__services__containers__v1__list_containers_response__descriptor,
+	            ORPHAN_LIST_WAIT, orphans_listed, o) != 0) {
+		c->orphan_probe = NULL;
+		probe_free(o);
+	}
+}
+
+static void
+orphan_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	orphans_list(w->data);
+}
+
+// orphans_later keeps the start-up probe's ids (every sandbox the daemon
+// had) and removes the orphans once containerd can list its containers:
+// sandboxes created since are told apart by their tracks and operations.
+static void
+orphans_later(probe_t *o)
+{
+	ctrd_t *c = o->c;
+
+	psb_log(PSB_LOG_WARN, "containerd: orphans cannot be looked for "
+	                      "yet; trying again once containerd answers");
+	if (o->tasks != NULL) {
+		protobuf_c_message_free_unpacked(o->tasks, NULL);
+		o->tasks = NULL;
+	}
+	if (c->orphan_probe != NULL) { // cannot be: one start-up probe
+		probe_free(o);
+		return;
+	}
+	c->orphan_probe = o;
+	ev_timer_init(&c->orphan_timer, orphan_timer_cb,
+	        ORPHAN_RETRY_MS / 1000.0, 0.);
+	c->orphan_timer.data = c;
+	orphans_list(c);
+}
+
+void
+ctrd_probe_stop(ctrd_t *c)
+{
+	// A list in flight frees the probe in its (CANCELLED) callback; one
+	// waiting for its timer is freed here.
+	if (c->orphan_probe != NULL && ev_is_active(&c->orphan_timer)) {
+		ev_timer_stop(c->loop, &c->orphan_timer);
+		probe_free(c->orphan_probe);
+	}
+	c->orphan_probe = NULL;
+}
+
 static void
 probe_finish(probe_t *o)
 {
@@ -225,6 +328,9 @@ probe_finish(probe_t *o)
 	}
 	if (o->complete && !o->unreachable && !c->closing) {
 		probe_orphans(o);
+	} else if (o->complete && !c->closing) {
+		orphans_later(o); // keeps o
+		return;
 	}
 	probe_free(o);
 }

@@ -11,7 +11,8 @@
 #    Status answers; after SIGCONT they are READY again with the same pids.
 # 3. containerd down while podsandboxd starts: UNKNOWN at once (fail fast),
 #    Run fails with UNAVAILABLE; once containerd is back, the re-probe
-#    finds the sandboxes READY and everything works.
+#    finds the sandboxes READY, the orphans are removed, and everything
+#    works.
 # Exits 77 (skip) with the reason when containerd cannot run here.
 set -u
 
@@ -100,7 +101,10 @@ out=$(ctl_ wait frz-1 2>&1)
 check "wait frz-1 prints 137 (got '$out')" "[ '$out' = 137 ]"
 stop_daemon
 
-# 3. containerd down while the daemon starts.
+# 3. containerd down while the daemon starts. An orphan (our label, no
+# row) waits for containerd to come back.
+check "an orphan container is made with ctr" \
+	"ctr_ containers create --label io.podsandboxd.sandbox-id=orph-late '$image' orph-late >/dev/null"
 kill -TERM "$(ctrd_pid)"
 wait_for 10 eval '! kill -0 "$(ctrd_pid)" 2>/dev/null'
 check "containerd is down, the pause of frz-2 lives on ($f2)" \
@@ -121,6 +125,10 @@ sed 's/^/# /' "$dir/run-down"
 check "containerd starts again" "bash '$harness' start '$dir' >/dev/null"
 check "frz-2 is READY again within 10 s, same pid" \
 	"wait_state frz-2 READY 10 && [ \"\$(field frz-2 pid)\" = '$f2' ]"
+check "the orphan is removed once containerd is back" \
+	"wait_for 10 eval '! ctr_ containers ls -q 2>/dev/null | grep -qx orph-late'"
+check "... the log says the orphans were looked for later" \
+	"grep -q 'orphans cannot be looked for yet' '$dir/daemon5.log' && grep -q 'sandbox=orph-late.*orphan' '$dir/daemon5.log'"
 check "run down-1 again succeeds" \
 	"ctl_ rm down-1 >/dev/null 2>&1; ctl_ run '$pod_config' --id down-1 >'$dir/out' 2>&1"
 for id in frz-1 frz-2 down-1; do
