@@ -21,6 +21,9 @@ PACKAGES=(
 	libnghttp2-dev golang-github-containerd-containerd-dev
 	golang-github-gogo-protobuf-dev golang-github-gogo-googleapis-dev
 	libprotobuf-dev containerd runc
+	# The RuntimeDefault seccomp profile of the pause container
+	# (/usr/share/containers/seccomp.json, runtime/containerd/spec.h).
+	golang-github-containers-common
 )
 
 die() {

@@ -10,6 +10,8 @@
 
 #include "runtime/containerd/spec.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <regex.h>
 #include <stdarg.h>
@@ -17,9 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
 #include "core/base/alloc.h"
 #include "core/base/cleanup.h"
+#include "core/base/goarch.h"
 
 #define SP_NS_NODE 2 // NamespaceMode NODE (CRI runtime/v1)
 
@@ -75,6 +82,7 @@ static const char *const sp_bind_opts[] = {
 #define SP_NSO          SP_SC "namespace_options."
 #define SP_SYSCTL_PORTS "net.ipv4.ip_unprivileged_port_start"
 #define SP_SYSCTL_PING  "net.ipv4.ping_group_range"
+#define SP_PROFILE_MAX  (1024 * 1024) // bytes of a seccomp profile file
 
 typedef struct sp {
 	const psb_spec_input_t *in;
@@ -85,6 +93,7 @@ typedef struct sp {
 	bool                    privileged;
 	char                   *process_label; // rule 8, NULL = none
 	char                   *mount_label;
+	json_t                 *seccomp; // linux.seccomp, NULL = none
 } sp_t;
 
 static int sp_fail(sp_t *sp, int code, const char *fmt, ...)
@@ -502,15 +511,458 @@ sp_process(sp_t *sp)
 
 // ---- security options read before the document is built ----
 
-// The late seccomp option, validation only: nothing we accept installs a
-// profile yet (spec.h).
+// Go's GOARCH (core/base/goarch.h) to libseccomp's name for the native
+// architecture, the key of a profile's archMap.
+static const struct {
+	const char *goarch, *scmp;
+} sp_scmp_arches[] = {
+        {"amd64", "SCMP_ARCH_X86_64"},
+        {"386", "SCMP_ARCH_X86"},
+        {"arm64", "SCMP_ARCH_AARCH64"},
+        {"arm", "SCMP_ARCH_ARM"},
+        {"mips", "SCMP_ARCH_MIPS"},
+        {"mipsle", "SCMP_ARCH_MIPSEL"},
+        {"mips64", "SCMP_ARCH_MIPS64"},
+        {"mips64le", "SCMP_ARCH_MIPSEL64"},
+        {"ppc64", "SCMP_ARCH_PPC64"},
+        {"ppc64le", "SCMP_ARCH_PPC64LE"},
+        {"s390x", "SCMP_ARCH_S390X"},
+        {"riscv64", "SCMP_ARCH_RISCV64"},
+        {"loong64", "SCMP_ARCH_LOONGARCH64"},
+};
+
+// What a profile entry's includes/excludes are matched against.
+typedef struct sp_host {
+	struct utsname u;              // what goarch may point into
+	const char    *goarch;         // "amd64"
+	const char    *scmp;           // "SCMP_ARCH_X86_64", "" if unknown
+	int            kmajor, kminor; // -1: unknown
+} sp_host_t;
+
+// The profile being converted, for error messages.
+typedef struct sp_prof {
+	sp_t       *sp;
+	const char *path;
+	const char *what; // "RuntimeDefault" or "Localhost"
+} sp_prof_t;
+
+static int sp_prof_fail(const sp_prof_t *pf, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+static int
+sp_prof_fail(const sp_prof_t *pf, const char *fmt, ...)
+{
+	char    msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return (sp_fail(pf->sp, PSB_EINVAL,
+	        "%s seccomp profile \"%.200s\": %s", pf->what, pf->path, msg));
+}
+
+// sp_kernel_version parses the "major.minor" that starts s (a uname
+// release "6.1.0-18-amd64" or a minKernel "4.8").
+static bool
+sp_kernel_version(const char *s, int *major, int *minor)
+{
+	char *end;
+	long  a, b;
+
+	if (s[0] < '0' || s[0] > '9') {
+		return (false);
+	}
+	a = strtol(s, &end, 10);
+	if (*end != '.' || end[1] < '0' || end[1] > '9') {
+		return (false);
+	}
+	b = strtol(end + 1, &end, 10);
+	if (a > 100000 || b > 100000) {
+		return (false);
+	}
+	*major = (int)a;
+	*minor = (int)b;
+	return (true);
+}
+
+static void
+sp_host(const psb_spec_input_t *in, sp_host_t *h)
+{
+	struct utsname *u       = &h->u;
+	const char     *machine = in->host_machine;
+	const char     *release = in->host_kernel_release;
+	const char     *variant;
+
+	// No cached buffer: psb_spec_build may run on any thread, and
+	// uname(2) is cheap next to reading the profile.
+	memset(u, 0, sizeof(*u));
+	if ((machine == NULL || release == NULL) && uname(u) != 0) {
+		memset(u, 0, sizeof(*u));
+	}
+	psb_goarch(
+	        machine != NULL ? machine : u->machine, &h->goarch, &variant);
+	h->scmp = "";
+	for (size_t i = 0; i < PSB_NELEM(sp_scmp_arches); i++) {
+		if (strcmp(h->goarch, sp_scmp_arches[i].goarch) == 0) {
+			h->scmp = sp_scmp_arches[i].scmp;
+		}
+	}
+	if (!sp_kernel_version(release != NULL ? release : u->release,
+	            &h->kmajor, &h->kminor)) {
+		h->kmajor = h->kminor = -1;
+	}
+}
+
+// sp_str_array checks that v (absent is fine) is an array of strings.
+static bool
+sp_str_array(json_t *v)
+{
+	size_t  i;
+	json_t *s;
+
+	if (v == NULL) {
+		return (true);
+	}
+	if (!json_is_array(v)) {
+		return (false);
+	}
+	json_array_foreach(v, i, s)
+	{
+		if (!json_is_string(s)) {
+			return (false);
+		}
+	}
+	return (true);
+}
+
+static bool
+sp_has(json_t *arr, const char *s)
+{
+	size_t  i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+	{
+		if (strcmp(json_string_value(v), s) == 0) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
+static bool
+sp_is_cap(const char *cap)
+{
+	for (size_t i = 0; sp_caps[i] != NULL; i++) {
+		if (strcmp(sp_caps[i], cap) == 0) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
+// sp_filter_ok reads one "includes" (incl) or "excludes" object of entry
+// i and says whether it lets the entry through on this host: includes
+// need every listed cap and the host's arch (when lists are given) and a
+// kernel at least minKernel; excludes need none of the caps nor the arch.
+static bool
+sp_filter_ok(const sp_prof_t *pf, const sp_host_t *h, json_t *f, bool incl,
+        size_t i)
+{
+	const char *name = incl ? "includes" : "excludes";
+	json_t     *arches, *caps, *mk, *c;
+	size_t      j;
+	int         major, minor;
+
+	if (f == NULL || json_is_null(f)) {
+		return (true);
+	}
+	arches = json_object_get(f, "arches");
+	caps   = json_object_get(f, "caps");
+	mk     = json_object_get(f, "minKernel");
+	if (!json_is_object(f) || !sp_str_array(arches) ||
+	        !sp_str_array(caps) ||
+	        (mk != NULL && !json_is_null(mk) && !json_is_string(mk))) {
+		sp_prof_fail(pf,
+		        "syscalls[%zu].%s: expected an object with string "
+		        "arrays arches and caps",
+		        i, name);
+		return (false);
+	}
+	if (json_array_size(arches) > 0 && sp_has(arches, h->goarch) != incl) {
+		return (false);
+	}
+	json_array_foreach(caps, j, c)
+	{
+		if (sp_is_cap(json_string_value(c)) != incl) {
+			return (false);
+		}
+	}
+	// Go's seccomp code ignores excludes.minKernel; so do we.
+	if (incl && json_is_string(mk) && *json_string_value(mk) != '\0') {
+		if (!sp_kernel_version(
+		            json_string_value(mk), &major, &minor) ||
+		        h->kmajor < 0) {
+			return (false); // cannot tell: leave the rule out
+		}
+		if (h->kmajor < major ||
+		        (h->kmajor == major && h->kminor < minor)) {
+			return (false);
+		}
+	}
+	return (true);
+}
+
+// sp_arg copies one args[] element in runtime-spec's key order.
+static json_t *
+sp_arg(const sp_prof_t *pf, json_t *a, size_t i)
+{
+	json_t *idx = json_object_get(a, "index");
+	json_t *v1  = json_object_get(a, "value");
+	json_t *v2  = json_object_get(a, "valueTwo");
+	json_t *op  = json_object_get(a, "op");
+	json_t *out;
+
+	if (!json_is_integer(idx) || json_integer_value(idx) < 0 ||
+	        (v1 != NULL && !json_is_integer(v1)) ||
+	        (v2 != NULL && !json_is_integer(v2)) || !json_is_string(op)) {
+		sp_prof_fail(pf,
+		        "syscalls[%zu].args: each needs an index, integer "
+		        "value and valueTwo, and an op",
+		        i);
+		return (NULL);
+	}
+	out = json_object();
+	sp_set(out, "index", json_incref(idx));
+	sp_set(out, "value", v1 != NULL ? json_incref(v1) : json_integer(0));
+	sp_set(out, "valueTwo",
+	        v2 != NULL ? json_incref(v2) : json_integer(0));
+	sp_set(out, "op", json_incref(op));
+	return (out);
+}
+
+// sp_syscall converts syscalls[i]; NULL when this host leaves it out or
+// on error (pf->sp->rv set). "name" is the profile format's older
+// single-name spelling.
+static json_t *
+sp_syscall(const sp_prof_t *pf, const sp_host_t *h, json_t *e, size_t i)
+{
+	json_t *names, *action, *eret, *args, *out, *a, *oa;
+	size_t  j;
+
+	if (!json_is_object(e)) {
+		sp_prof_fail(pf, "syscalls[%zu]: expected an object", i);
+		return (NULL);
+	}
+	names  = json_object_get(e, "names");
+	action = json_object_get(e, "action");
+	eret   = json_object_get(e, "errnoRet");
+	args   = json_object_get(e, "args");
+	if (names == NULL && json_is_string(json_object_get(e, "name"))) {
+		names = json_pack("[O]", json_object_get(e, "name"));
+	} else if (!sp_str_array(names) || json_array_size(names) == 0) {
+		sp_prof_fail(pf,
+		        "syscalls[%zu].names: expected a non-empty "
+		        "array of strings",
+		        i);
+		return (NULL);
+	} else {
+		json_incref(names);
+	}
+	if (!json_is_string(action) ||
+	        (eret != NULL && !json_is_null(eret) &&
+	                !json_is_integer(eret)) ||
+	        (args != NULL && !json_is_null(args) &&
+	                !json_is_array(args))) {
+		sp_prof_fail(pf,
+		        "syscalls[%zu]: needs a string action, an integer "
+		        "errnoRet and an array args",
+		        i);
+		json_decref(names);
+		return (NULL);
+	}
+	if (!sp_filter_ok(pf, h, json_object_get(e, "includes"), true, i) ||
+	        !sp_filter_ok(
+	                pf, h, json_object_get(e, "excludes"), false, i)) {
+		json_decref(names);
+		return (NULL);
+	}
+	out = json_object();
+	sp_set(out, "names", names);
+	sp_set(out, "action", json_incref(action));
+	if (json_is_integer(eret)) {
+		sp_set(out, "errnoRet", json_incref(eret));
+	}
+	if (json_array_size(args) > 0) {
+		oa = json_array();
+		json_array_foreach(args, j, a)
+		{
+			json_t *arg = sp_arg(pf, a, i);
+
+			if (arg == NULL) {
+				break;
+			}
+			sp_append(oa, arg);
+		}
+		sp_set(out, "args", oa);
+	}
+	return (out);
+}
+
+// sp_architectures gives the archMap entry of the host: its architecture
+// and subArchitectures; NULL when the map has no entry for it.
+static json_t *
+sp_architectures(const sp_prof_t *pf, const sp_host_t *h, json_t *map)
+{
+	size_t  i;
+	json_t *m, *arch, *subs, *out;
+
+	json_array_foreach(map, i, m)
+	{
+		arch = json_object_get(m, "architecture");
+		subs = json_object_get(m, "subArchitectures");
+		if (!json_is_string(arch) || !sp_str_array(subs)) {
+			sp_prof_fail(pf,
+			        "archMap[%zu]: expected an "
+			        "architecture and subArchitectures",
+			        i);
+			return (NULL);
+		}
+		if (strcmp(json_string_value(arch), h->scmp) == 0) {
+			out = json_pack("[O]", arch);
+			if (subs != NULL) {
+				json_array_extend(out, subs);
+			}
+			return (out);
+		}
+	}
+	return (NULL);
+}
+
+// sp_read_profile parses the file at pf->path. Only a regular file of at
+// most SP_PROFILE_MAX bytes is read: a Localhost path comes from the
+// client, and a FIFO or a device must not block the caller's thread.
+static int
+sp_read_profile(const sp_prof_t *pf, json_t **out)
+{
+	_cleanup_close_ int  fd  = -1;
+	_cleanup_free_ char *buf = NULL;
+	struct stat          st;
+	size_t               n = 0;
+	ssize_t              r;
+	json_error_t         je;
+
+	fd = open(pf->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		return (sp_prof_fail(pf, "%s", strerror(errno)));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		return (sp_prof_fail(pf, "not a regular file"));
+	}
+	if (st.st_size > SP_PROFILE_MAX) {
+		return (sp_prof_fail(
+		        pf, "larger than %d bytes", SP_PROFILE_MAX));
+	}
+	buf = xmalloc((size_t)st.st_size + 1);
+	while (n <= (size_t)st.st_size &&
+	        (r = read(fd, buf + n, (size_t)st.st_size + 1 - n)) != 0) {
+		if (r < 0 && errno != EINTR) {
+			return (sp_prof_fail(pf, "%s", strerror(errno)));
+		}
+		n += r > 0 ? (size_t)r : 0;
+	}
+	if (n > (size_t)st.st_size) {
+		return (sp_prof_fail(pf, "changed while being read"));
+	}
+	*out = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &je);
+	if (*out == NULL) {
+		return (sp_prof_fail(pf, "%s (line %d, column %d)", je.text,
+		        je.line, je.column));
+	}
+	return (0);
+}
+
+// sp_profile converts the profile in the containers/docker seccomp.json
+// format at pf->path into runtime-spec's linux.seccomp; NULL on error.
+static json_t *
+sp_profile(const sp_prof_t *pf)
+{
+	json_t   *p, *out = NULL, *da, *der, *map, *calls, *arches, *e;
+	sp_host_t h;
+	size_t    i;
+
+	if (sp_read_profile(pf, &p) != 0) {
+		return (NULL);
+	}
+	da    = json_object_get(p, "defaultAction");
+	der   = json_object_get(p, "defaultErrnoRet");
+	map   = json_object_get(p, "archMap");
+	calls = json_object_get(p, "syscalls");
+	if (!json_is_object(p) || !json_is_string(da) ||
+	        (der != NULL && !json_is_null(der) && !json_is_integer(der)) ||
+	        (map != NULL && !json_is_null(map) && !json_is_array(map)) ||
+	        (calls != NULL && !json_is_null(calls) &&
+	                !json_is_array(calls))) {
+		sp_prof_fail(pf, "expected an object with a string "
+		                 "defaultAction, an integer defaultErrnoRet "
+		                 "and arrays archMap and syscalls");
+		json_decref(p);
+		return (NULL);
+	}
+	sp_host(pf->sp->in, &h);
+	out = json_object();
+	sp_set(out, "defaultAction", json_incref(da));
+	if (json_is_integer(der)) {
+		sp_set(out, "defaultErrnoRet", json_incref(der));
+	}
+	if ((arches = sp_architectures(pf, &h, map)) != NULL) {
+		sp_set(out, "architectures", arches);
+	}
+	if (json_array_size(calls) > 0) {
+		json_t *oc = json_array();
+
+		json_array_foreach(calls, i, e)
+		{
+			json_t *c = sp_syscall(pf, &h, e, i);
+
+			if (pf->sp->rv != 0) {
+				json_decref(c);
+				break;
+			}
+			if (c != NULL) {
+				sp_append(oc, c);
+			}
+		}
+		sp_set(out, "syscalls", oc);
+	}
+	json_decref(p);
+	if (pf->sp->rv != 0) {
+		json_decref(out);
+		return (NULL);
+	}
+	return (out);
+}
+
+// sp_seccomp_supported: the kernel knows PR_GET_SECCOMP when it was
+// built with CONFIG_SECCOMP (the same test as libseccomp's and
+// containerd's).
+static bool
+sp_seccomp_supported(void)
+{
+	return (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0 || errno != EINVAL);
+}
+
+// The late seccomp option: which profile, then the profile itself into
+// sp->seccomp (reference §2.5 "Late options"; spec.h).
 static void
 sp_seccomp(sp_t *sp)
 {
 	enum { NONE = -1, RUNTIME_DEFAULT, UNCONFINED, LOCALHOST };
 	json_t     *sec;
 	int         type = NONE;
-	const char *ref  = "";
+	const char *ref = "", *field = SP_SC "seccomp.localhost_ref";
+	sp_prof_t   pf = {.sp = sp};
 
 	if (sp_get(sp, SP_SC "seccomp", JSON_OBJECT, &sec) != 0) {
 		return;
@@ -530,7 +982,9 @@ sp_seccomp(sp_t *sp)
 		} else if (strcmp(p, "unconfined") == 0) {
 			type = UNCONFINED;
 		} else if (strncmp(p, "localhost/", 10) == 0) {
-			type = LOCALHOST;
+			type  = LOCALHOST;
+			ref   = p;
+			field = SP_SC "seccomp_profile_path";
 		} else if (*p != '\0') {
 			sp_fail(sp, PSB_EINVAL,
 			        SP_SC "seccomp_profile_path: invalid profile "
@@ -545,10 +999,31 @@ sp_seccomp(sp_t *sp)
 		sp_fail(sp, PSB_EINVAL,
 		        SP_SC "seccomp.localhost_ref: only "
 		              "valid with profile_type Localhost");
-	} else if (type == LOCALHOST) {
-		sp_fail(sp, PSB_ENOTSUP,
-		        "localhost seccomp profiles are not supported yet");
+		return;
 	}
+	if (type == NONE || type == UNCONFINED) {
+		return;
+	}
+	if (!sp_seccomp_supported()) {
+		sp_fail(sp, PSB_ENOTSUP, "seccomp is not supported");
+		return;
+	}
+	if (type == RUNTIME_DEFAULT) {
+		pf.what = "RuntimeDefault";
+		pf.path = sp->in->seccomp_default_path != NULL
+		                  ? sp->in->seccomp_default_path
+		                  : PSB_SECCOMP_DEFAULT_PROFILE;
+	} else {
+		pf.what = "Localhost";
+		pf.path = strncmp(ref, "localhost/", 10) == 0 ? ref + 10 : ref;
+		if (pf.path[0] != '/') {
+			sp_fail(sp, PSB_EINVAL,
+			        "%s: \"%.200s\" is not an absolute path",
+			        field, pf.path);
+			return;
+		}
+	}
+	sp->seccomp = sp_profile(&pf);
 }
 
 static bool
@@ -889,6 +1364,9 @@ sp_linux(sp_t *sp)
 		free(cg);
 	}
 	sp_set(lx, "namespaces", sp_namespaces(sp));
+	if (sp->seccomp != NULL) {
+		sp_set(lx, "seccomp", TAKE_PTR(sp->seccomp));
+	}
 	sp_set(lx, "maskedPaths", sp_str_list(sp, sp_masked));
 	sp_set(lx, "readonlyPaths", sp_str_list(sp, sp_readonly));
 	if (sp->mount_label != NULL) {
@@ -990,5 +1468,6 @@ psb_spec_build(const psb_spec_input_t *in, char **json_out, psb_error_t *err)
 	json_decref(sp.cfg);
 	free(sp.process_label);
 	free(sp.mount_label);
+	json_decref(sp.seccomp);
 	return (sp.rv);
 }

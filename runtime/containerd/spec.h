@@ -2,11 +2,15 @@
 // podsandboxd - the pause container's OCI runtime spec (DESIGN.md §6,
 // reference/containerd-podsandbox.md §2.5).
 //
-// psb_spec_build is a pure function: it does no I/O and reads no global
-// state. Everything the spec depends on (the pod config, the pause image's
-// config, the sandbox file paths, the daemon's own oom_score_adj, whether
-// the daemon runs in a user namespace) is passed in by the caller, so the
-// same input always gives the same bytes and every rule is unit-testable.
+// psb_spec_build is a pure function but for the seccomp profile: it reads
+// no global state, and its only I/O is reading the RuntimeDefault or
+// Localhost profile file and asking the kernel (uname, prctl) about the
+// host that profile is filtered for. Everything else the spec depends on
+// (the pod config, the pause image's config, the sandbox file paths, the
+// daemon's own oom_score_adj, whether the daemon runs in a user
+// namespace) is passed in by the caller, so the same input and profile
+// file give the same bytes and every rule is unit-testable; tests can
+// fix the host too (host_machine, host_kernel_release).
 //
 // What follows containerd 1.7.9's sbserver exactly, and where it differs:
 //
@@ -36,13 +40,30 @@
 // - oomScoreAdj is max(oom_score_adj, daemon_oom_score_adj): a process
 //   without CAP_SYS_RESOURCE cannot lower its children's value below its
 //   own, so containerd's restrict_oom_score_adj is always on here.
-// - Seccomp: we do NOT ship containerd's default seccomp profile yet. A
-//   RuntimeDefault (or absent) profile therefore runs the pause process
-//   WITHOUT seccomp, like Unconfined and like a privileged sandbox.
-//   Localhost profiles fail with PSB_ENOTSUP ("localhost seccomp profiles
-//   are not supported yet"). The deprecated seccomp_profile_path is read
-//   when the seccomp field is absent ("", runtime/default, docker/default,
-//   unconfined, localhost/<path>; anything else is "invalid profile").
+// - Seccomp (the late option): security_context.seccomp, else the
+//   deprecated seccomp_profile_path ("runtime/default", "docker/default",
+//   "unconfined", "localhost/<path>"; anything else is "invalid
+//   profile"). Absent (no seccomp field, empty path) and Unconfined run
+//   the pause process without seccomp, as does any privileged sandbox.
+//   RuntimeDefault loads the profile at seccomp_default_path (NULL:
+//   PSB_SECCOMP_DEFAULT_PROFILE, the default profile of Debian's
+//   golang-github-containers-common; containerd compiles its own in).
+//   Localhost loads localhost_ref (or the deprecated path) with a
+//   leading "localhost/" stripped; it must be an absolute path (containerd
+//   would resolve a relative one against its working directory). Both
+//   files are in the containers/docker seccomp.json format and become
+//   linux.seccomp as containerd's and Podman's loaders do: architectures
+//   is the host's archMap entry (architecture + subArchitectures); a
+//   syscalls entry is kept, in order, when its includes (arches: the
+//   host's GOARCH is listed; caps: all are in the pause process's
+//   capability set; minKernel: the host kernel is at least that
+//   major.minor) and excludes (arches, caps: none matches) let it
+//   through; an unparsable minKernel drops the entry. Only
+//   defaultAction, defaultErrnoRet, architectures and each entry's
+//   names, action, errnoRet and args are kept. Only a regular file of at
+//   most 1 MiB is read (a FIFO must not block the caller). A missing,
+//   unreadable or malformed file is PSB_EINVAL naming the path; a kernel
+//   without seccomp is PSB_ENOTSUP ("seccomp is not supported").
 // - User: run_as_user / run_as_group, else the image's User. Only numeric
 //   "uid[:gid]" users are accepted: resolving names needs the image's
 //   /etc/passwd, which a pure function cannot read (PSB_ENOTSUP). A uid
@@ -68,6 +89,12 @@
 #include <stddef.h>
 
 #include "core/base/error.h"
+
+// The RuntimeDefault seccomp profile, from Debian's
+// golang-github-containers-common (scripts/install-deps.sh).
+#ifndef PSB_SECCOMP_DEFAULT_PROFILE
+#define PSB_SECCOMP_DEFAULT_PROFILE "/usr/share/containers/seccomp.json"
+#endif
 
 // The parts of the pause image's config the spec reads. Arrays are
 // borrowed; a NULL array needs a zero count.
@@ -115,6 +142,13 @@ typedef struct psb_spec_input {
 	bool        selinux_enabled;       // default false
 	const char *selinux_process_label; // NULL → container_t default
 	const char *selinux_mount_label;   // NULL → container_file_t default
+
+	// RuntimeDefault seccomp profile; NULL → PSB_SECCOMP_DEFAULT_PROFILE.
+	const char *seccomp_default_path;
+	// The host a seccomp profile is filtered for: uname's machine
+	// ("x86_64") and release ("6.1.0-18-amd64"); NULL → uname(2).
+	const char *host_machine;
+	const char *host_kernel_release;
 } psb_spec_input_t;
 
 // psb_spec_input_init zeroes in and sets the defaults: oom_score_adj -998,
@@ -130,8 +164,9 @@ void psb_spec_input_init(psb_spec_input_t *in);
 // err is filled and a negative code returned: PSB_EINVAL for bad input
 // (the message names the pod-config field, e.g.
 // "linux.security_context.selinux_options.level: ..."; or "invalid empty
-// entrypoint and cmd"), PSB_ENOTSUP for what is documented above as not
-// supported yet. Pure; callable from any thread.
+// entrypoint and cmd"; or a bad seccomp profile file), PSB_ENOTSUP for
+// what is documented above as not supported. Pure but for reading the
+// seccomp profile (see above); callable from any thread.
 int psb_spec_build(
         const psb_spec_input_t *in, char **json_out, psb_error_t *err);
 

@@ -11,6 +11,10 @@
 #    137; rm.
 # 3. a daemon configured with a missing image: run fails with
 #    FAILED_PRECONDITION and the import hint.
+# Along the way: the sample pod (no seccomp field) runs its pause process
+# without a seccomp filter, a RuntimeDefault pod with one (Seccomp: 2),
+# and a Localhost pod whose profile file is missing fails to start with
+# INVALID_ARGUMENT and leaves nothing behind.
 # Exits 77 (skip) with the reason when containerd cannot run here.
 set -u
 
@@ -32,6 +36,12 @@ pid=$(field e2e-1 pid)
 check "status says READY (got '$state')" "[ '$state' = READY ]"
 check "the pid is a live /pause process (pid '$pid')" \
 	"[[ '$pid' =~ ^[0-9]+$ ]] && ((pid > 0)) && is_pause '$pid'"
+# No seccomp field: no filter of ours (the mode is what we run under, 0
+# unless this test itself runs under a filter).
+own_mode=$(awk '/^Seccomp:/ {print $2}' /proc/self/status)
+mode=$(awk '/^Seccomp:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+check "without a seccomp field the pause runs unfiltered (Seccomp: '$mode')" \
+	"[ -n '$mode' ] && [ '$mode' = '$own_mode' ]"
 check "containerd runs the task" \
 	"ctr_ tasks ls 2>/dev/null | grep -q 'e2e-1.*RUNNING'"
 check "the container has our labels" \
@@ -56,6 +66,37 @@ check "wait prints 137 (got '$out')" "[ '$out' = 137 ]"
 check "rm succeeds" "ctl_ rm e2e-1 >'$dir/rm1' 2>&1"
 check "no task, container or snapshot is left" nothing_left
 check "no pause process is left" "[[ -z '$pid' ]] || ! is_pause '$pid'"
+
+# Seccomp: RuntimeDefault (profile_type 0, as crictl's JSON has it) puts
+# the pause process under a filter; a missing Localhost profile fails.
+python3 -c '
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["linux"]["security_context"]["seccomp"] = {"profile_type": 0}
+json.dump(c, open(sys.argv[2], "w"))
+c["linux"]["security_context"]["seccomp"] = {
+    "profile_type": 2, "localhost_ref": sys.argv[4]}
+json.dump(c, open(sys.argv[3], "w"))' "$pod_config" "$dir/pod-seccomp.json" \
+	"$dir/pod-seccomp-missing.json" "$dir/no-such-profile.json"
+out=$(ctl_ run "$dir/pod-seccomp.json" --id e2e-sc 2>&1)
+rc=$?
+check "run e2e-sc (RuntimeDefault seccomp) succeeds: $out" "[ $rc -eq 0 ]"
+check "... and it is READY" "[ \"\$(field e2e-sc state)\" = READY ]"
+pid=$(field e2e-sc pid)
+mode=$(awk '/^Seccomp:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+check "the RuntimeDefault pause runs under a seccomp filter (Seccomp: '$mode')" \
+	"[ '$mode' = 2 ]"
+check "rm e2e-sc succeeds" "ctl_ rm e2e-sc >'$dir/rm-sc' 2>&1"
+check "nothing is left after e2e-sc" nothing_left
+check "no pause process of e2e-sc is left" "[[ -z '$pid' ]] || ! is_pause '$pid'"
+ctl_ run "$dir/pod-seccomp-missing.json" --id e2e-scm >"$dir/run-scm" 2>&1
+rc=$?
+check "run with a missing Localhost profile fails (rc $rc)" "[ $rc -ne 0 ]"
+check "... with INVALID_ARGUMENT naming the profile" \
+	"grep -q INVALID_ARGUMENT '$dir/run-scm' && grep -q 'no-such-profile.json' '$dir/run-scm'"
+sed 's/^/# /' "$dir/run-scm"
+ctl_ rm e2e-scm >/dev/null 2>&1
+check "nothing is left after the failed seccomp start" nothing_left
 
 # 2. kill -9 of the pause process.
 out=$(ctl_ run "$pod_config" --id e2e-2 2>&1)

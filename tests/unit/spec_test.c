@@ -817,47 +817,244 @@ test_passthrough_annotations(void **state)
 	json_decref(spec);
 }
 
-// The late seccomp option (we ship no default profile yet: spec.h).
-static void
-test_seccomp(void **state)
+#define SECCOMP_TEST PSB_TEST_DATA "/seccomp-test.json"
+#define SC_CFG(x)    "{\"linux\":{\"security_context\":{" x "}}}"
+
+// seccomp_text builds config_text for the test profile on host machine
+// (kernel 6.1) and returns linux.seccomp as compact JSON (malloc'd),
+// or NULL when there is none.
+static char *
+seccomp_text(const char *config_text, const char *machine)
 {
-	json_t *spec;
+	psb_spec_input_t in;
+	json_t          *spec;
+	char            *text;
+
+	input(&in, config_text);
+	in.seccomp_default_path = SECCOMP_TEST;
+	in.host_machine         = machine;
+	in.host_kernel_release  = "6.1.0-18-amd64";
+	spec                    = build(&in);
+	text                    = at(spec, "linux.seccomp") != NULL
+	                                  ? json_dumps(at(spec, "linux.seccomp"), JSON_COMPACT)
+	                                  : NULL;
+	json_decref(spec);
+	return (text);
+}
+
+// The test profile on x86_64: arches, caps (the pause set has
+// CAP_SYS_CHROOT and CAP_AUDIT_WRITE, not CAP_SYS_ADMIN), args, errnoRet,
+// minKernel, the older "name"; "comment", "includes", "excludes" and
+// "errno" are gone.
+#define SC_X86_64                                                         \
+	"{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":38,"   \
+	"\"architectures\":[\"SCMP_ARCH_X86_64\",\"SCMP_ARCH_X86\","      \
+	"\"SCMP_ARCH_X32\"],\"syscalls\":["                               \
+	"{\"names\":[\"read\",\"write\"],\"action\":\"SCMP_ACT_ALLOW\"}," \
+	"{\"names\":[\"arch_prctl\"],\"action\":\"SCMP_ACT_ALLOW\"},"     \
+	"{\"names\":[\"personality\"],\"action\":\"SCMP_ACT_ALLOW\","     \
+	"\"args\":[{\"index\":0,\"value\":8,\"valueTwo\":0,"              \
+	"\"op\":\"SCMP_CMP_EQ\"}]},"                                      \
+	"{\"names\":[\"chroot\"],\"action\":\"SCMP_ACT_ALLOW\"},"         \
+	"{\"names\":[\"bpf\"],\"action\":\"SCMP_ACT_ERRNO\","             \
+	"\"errnoRet\":1},"                                                \
+	"{\"names\":[\"clone3\"],\"action\":\"SCMP_ACT_ERRNO\","          \
+	"\"errnoRet\":38},"                                               \
+	"{\"names\":[\"io_uring_setup\"],\"action\":\"SCMP_ACT_ALLOW\"}," \
+	"{\"names\":[\"old_style\"],\"action\":\"SCMP_ACT_LOG\"}]}"
+
+static void
+assert_seccomp(const char *config_text, const char *machine, const char *want)
+{
+	char *got = seccomp_text(config_text, machine);
+
+	if (want == NULL) {
+		if (got != NULL) {
+			fail_msg("unexpected linux.seccomp %s", got);
+		}
+		return;
+	}
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+// RuntimeDefault with a test profile: the exact conversion.
+static void
+test_seccomp_runtime_default(void **state)
+{
+	psb_spec_input_t in;
+	json_t          *spec;
+	char            *txt;
 
 	(void)state;
-	spec = build_text("{\"linux\":{\"security_context\":{\"seccomp\":"
-	                  "{\"profile_type\":\"RuntimeDefault\"}}}}");
-	assert_null(at(spec, "linux.seccomp"));
-	json_decref(spec);
-	spec = build_text("{\"linux\":{\"security_context\":{\"seccomp\":"
-	                  "{\"profile_type\":\"Unconfined\"}}}}");
-	assert_null(at(spec, "linux.seccomp"));
-	json_decref(spec);
-	spec = build_text("{\"linux\":{\"security_context\":{"
-	                  "\"seccomp_profile_path\":\"runtime/default\"}}}");
-	assert_null(at(spec, "linux.seccomp"));
-	json_decref(spec);
-	// Privileged: no seccomp at all, even if Localhost was asked for.
-	spec = build_text("{\"linux\":{\"security_context\":{\"privileged\":"
-	                  "true,\"seccomp\":{\"profile_type\":\"Localhost\","
-	                  "\"localhost_ref\":\"/p.json\"}}}}");
-	assert_null(at(spec, "linux.seccomp"));
-	json_decref(spec);
+	assert_seccomp(SC_CFG("\"seccomp\":{\"profile_type\":"
+	                      "\"RuntimeDefault\"}"),
+	        "x86_64", SC_X86_64);
+	// proto3 drops profile_type 0: an empty seccomp is RuntimeDefault.
+	assert_seccomp(SC_CFG("\"seccomp\":{}"), "x86_64", SC_X86_64);
+	assert_seccomp(SC_CFG("\"seccomp\":{\"profile_type\":0}"), "x86_64",
+	        SC_X86_64);
+	assert_seccomp(SC_CFG("\"seccomp_profile_path\":\"runtime/default\""),
+	        "x86_64", SC_X86_64);
+	assert_seccomp(SC_CFG("\"seccomp_profile_path\":\"docker/default\""),
+	        "x86_64", SC_X86_64);
 
-	expect_config_error("{\"linux\":{\"security_context\":{\"seccomp\":"
-	                    "{\"profile_type\":\"Localhost\","
-	                    "\"localhost_ref\":\"/p.json\"}}}}",
-	        PSB_ENOTSUP,
-	        "localhost seccomp profiles are not supported yet");
-	expect_config_error("{\"linux\":{\"security_context\":{"
-	                    "\"seccomp_profile_path\":\"localhost/p.json\"}}}",
-	        PSB_ENOTSUP,
-	        "localhost seccomp profiles are not supported yet");
-	expect_config_error("{\"linux\":{\"security_context\":{"
-	                    "\"seccomp_profile_path\":\"bogus\"}}}",
+	// Another host: its archMap entry, its arch rules.
+	txt = seccomp_text(SC_CFG("\"seccomp\":{}"), "aarch64");
+	assert_non_null(txt);
+	assert_non_null(strstr(txt, "\"architectures\":[\"SCMP_ARCH_"
+	                            "AARCH64\",\"SCMP_ARCH_ARM\"]"));
+	assert_null(strstr(txt, "arch_prctl"));
+	assert_non_null(strstr(txt, "clone3"));
+	free(txt);
+	// No archMap entry: no architectures; excludes.arches drops clone3.
+	txt = seccomp_text(SC_CFG("\"seccomp\":{}"), "s390x");
+	assert_non_null(txt);
+	assert_null(strstr(txt, "architectures"));
+	assert_null(strstr(txt, "clone3"));
+	free(txt);
+
+	// An older kernel: io_uring_setup (minKernel 5.1) goes.
+	input(&in, SC_CFG("\"seccomp\":{}"));
+	in.seccomp_default_path = SECCOMP_TEST;
+	in.host_machine         = "x86_64";
+	in.host_kernel_release  = "4.19.0";
+	spec                    = build(&in);
+	assert_int_equal(
+	        json_array_size(at(spec, "linux.seccomp.syscalls")), 7);
+	json_decref(spec);
+}
+
+// RuntimeDefault with the real default profile of this host.
+static void
+test_seccomp_default_profile(void **state)
+{
+	json_t     *spec, *calls, *c, *names, *n;
+	size_t      i, j;
+	bool        read_ok  = false;
+	const char *fields[] = {"comment", "includes", "excludes", "errno"};
+	FILE       *f        = fopen(PSB_SECCOMP_DEFAULT_PROFILE, "r");
+
+	(void)state;
+	if (f == NULL) {
+		skip(); // golang-github-containers-common: install-deps.sh
+	}
+	fclose(f);
+	spec = build_text(SC_CFG("\"seccomp\":{}"));
+	assert_string_equal(
+	        str_at(spec, "linux.seccomp.defaultAction"), "SCMP_ACT_ERRNO");
+#if defined(__x86_64__)
+	assert_string_equal(
+	        json_string_value(json_array_get(
+	                at(spec, "linux.seccomp.architectures"), 0)),
+	        "SCMP_ARCH_X86_64");
+#endif
+	calls = at(spec, "linux.seccomp.syscalls");
+	assert_true(json_array_size(calls) > 10);
+	json_array_foreach(calls, i, c)
+	{
+		for (j = 0; j < sizeof(fields) / sizeof(fields[0]); j++) {
+			assert_null(json_object_get(c, fields[j]));
+		}
+		names = json_object_get(c, "names");
+		json_array_foreach(names, j, n)
+		{
+			if (strcmp(json_string_value(n), "read") == 0 &&
+			        strcmp(json_string_value(
+			                       json_object_get(c, "action")),
+			                "SCMP_ACT_ALLOW") == 0) {
+				read_ok = true;
+			}
+		}
+	}
+	assert_true(read_ok);
+	json_decref(spec);
+}
+
+// Localhost (and the deprecated localhost/<path>) load that file.
+static void
+test_seccomp_localhost(void **state)
+{
+	(void)state;
+	assert_seccomp(SC_CFG("\"seccomp\":{\"profile_type\":\"Localhost\","
+	                      "\"localhost_ref\":\"" SECCOMP_TEST "\"}"),
+	        "x86_64", SC_X86_64);
+	assert_seccomp(
+	        SC_CFG("\"seccomp\":{\"profile_type\":2,"
+	               "\"localhost_ref\":\"localhost/" SECCOMP_TEST "\"}"),
+	        "x86_64", SC_X86_64);
+	assert_seccomp(
+	        SC_CFG("\"seccomp_profile_path\":\"localhost/" SECCOMP_TEST
+	               "\""),
+	        "x86_64", SC_X86_64);
+
+	expect_config_error(SC_CFG("\"seccomp\":{\"profile_type\":"
+	                           "\"Localhost\",\"localhost_ref\":"
+	                           "\"/nonexistent/p.json\"}"),
+	        PSB_EINVAL,
+	        "Localhost seccomp profile \"/nonexistent/p.json\"");
+	expect_config_error(
+	        SC_CFG("\"seccomp_profile_path\":\"localhost//nonexistent/"
+	               "q.json\""),
+	        PSB_EINVAL, "\"/nonexistent/q.json\"");
+	// Valid JSON, but not a profile.
+	expect_config_error(
+	        SC_CFG("\"seccomp\":{\"profile_type\":"
+	               "\"Localhost\",\"localhost_ref\":\"" PSB_TEST_DATA
+	               "/pod-config.json\"}"),
+	        PSB_EINVAL, "pod-config.json\": expected an object");
+	// Not JSON; not a regular file (a FIFO would block the loop).
+	expect_config_error(
+	        SC_CFG("\"seccomp_profile_path\":\"localhost/" PSB_TEST_DATA
+	               "/../unit/spec_test.c\""),
+	        PSB_EINVAL, "spec_test.c\": '[' or '{' expected");
+	expect_config_error(
+	        SC_CFG("\"seccomp_profile_path\":\"localhost//dev/null\""),
+	        PSB_EINVAL, "\"/dev/null\": not a regular file");
+	expect_config_error(SC_CFG("\"seccomp\":{\"profile_type\":"
+	                           "\"Localhost\",\"localhost_ref\":"
+	                           "\"p.json\"}"),
+	        PSB_EINVAL, "not an absolute path");
+	expect_config_error(SC_CFG("\"seccomp\":{\"profile_type\":"
+	                           "\"Localhost\"}"),
+	        PSB_EINVAL, "not an absolute path");
+}
+
+// No profile: absent, Unconfined, privileged; and the errors.
+static void
+test_seccomp_none(void **state)
+{
+	psb_spec_input_t in;
+
+	(void)state;
+	assert_seccomp(NULL, "x86_64", NULL);
+	assert_seccomp(
+	        SC_CFG("\"seccomp_profile_path\":\"\""), "x86_64", NULL);
+	assert_seccomp(SC_CFG("\"seccomp\":{\"profile_type\":"
+	                      "\"Unconfined\"}"),
+	        "x86_64", NULL);
+	assert_seccomp(SC_CFG("\"seccomp_profile_path\":\"unconfined\""),
+	        "x86_64", NULL);
+	// Privileged: no seccomp at all, whatever was asked for.
+	assert_seccomp(SC_CFG("\"privileged\":true,\"seccomp\":"
+	                      "{\"profile_type\":\"Localhost\","
+	                      "\"localhost_ref\":\"/nonexistent\"}"),
+	        "x86_64", NULL);
+	assert_seccomp(
+	        SC_CFG("\"privileged\":true,\"seccomp\":{}"), "x86_64", NULL);
+
+	expect_config_error(SC_CFG("\"seccomp_profile_path\":\"bogus\""),
 	        PSB_EINVAL, "invalid profile");
-	expect_config_error("{\"linux\":{\"security_context\":{\"seccomp\":"
-	                    "{\"localhost_ref\":\"/p.json\"}}}}",
+	expect_config_error(SC_CFG("\"seccomp\":{\"localhost_ref\":"
+	                           "\"/p.json\"}"),
 	        PSB_EINVAL, "localhost_ref");
+	// A RuntimeDefault profile that is not there.
+	input(&in, SC_CFG("\"seccomp\":{}"));
+	in.seccomp_default_path = "/nonexistent/default.json";
+	expect_error(&in, PSB_EINVAL,
+	        "RuntimeDefault seccomp profile "
+	        "\"/nonexistent/default.json\"");
 }
 
 // Same input, same bytes; map order in the config does not matter.
@@ -939,7 +1136,10 @@ main(void)
 	        cmocka_unit_test(test_supplemental_groups),
 	        cmocka_unit_test(test_default_annotations),
 	        cmocka_unit_test(test_passthrough_annotations),
-	        cmocka_unit_test(test_seccomp),
+	        cmocka_unit_test(test_seccomp_runtime_default),
+	        cmocka_unit_test(test_seccomp_default_profile),
+	        cmocka_unit_test(test_seccomp_localhost),
+	        cmocka_unit_test(test_seccomp_none),
 	        cmocka_unit_test(test_deterministic),
 	        cmocka_unit_test(test_config_input),
 	};
