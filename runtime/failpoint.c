@@ -39,7 +39,9 @@ psb_failpoint_init(void)
 
 		errno = 0;
 		n     = strtoul(colon + 1, &end, 10);
-		if (colon[1] == '\0' || *end != '\0' || errno != 0 || n == 0) {
+		// Digits only: strtoul would take "-1" as ULONG_MAX.
+		if (colon[1] < '0' || colon[1] > '9' || *end != '\0' ||
+		        errno != 0 || n == 0) {
 			psb_log(PSB_LOG_ERROR,
 			        "PSB_FAILPOINT=%s: the count must be a number "
 			        ">= 1; no failpoint armed",
@@ -77,6 +79,12 @@ fp_matches(const char *path)
 	}
 	return (pl == ml || path[pl - ml - 1] == '/' ||
 	        path[pl - ml - 1] == '.');
+}
+
+bool
+psb_failpoint_armed(void)
+{
+	return (fp.armed);
 }
 
 bool

@@ -25,6 +25,9 @@
 // logging is set up and before any gRPC call.
 void psb_failpoint_init(void);
 
+// psb_failpoint_armed is true when psb_failpoint_init armed a point.
+bool psb_failpoint_armed(void);
+
 // psb_failpoint_hit counts a completed unary call of path (borrowed) and
 // returns true exactly when it is the armed one. False when nothing is
 // armed or path does not match.
