@@ -65,8 +65,9 @@ struct ctrd_op {
 
 	// delete of an orphan (our label, no sandbox): nothing is emitted,
 	// and a start of the same id waits for it (then).
-	bool       orphan;
-	ctrd_op_t *then;
+	bool        orphan;
+	ctrd_op_t  *then;
+	psb_grpc_t *g; // the client its calls use (NULL: c->g, fail fast)
 
 	// start
 	char             *config_json;
@@ -129,8 +130,8 @@ static int
 op_call(ctrd_op_t *o, const char *path, const ProtobufCMessage *req,
         const ProtobufCMessageDescriptor *resp_desc, psb_grpc_unary_cb cb)
 {
-	return (psb_grpc_call(
-	        o->c->g, path, req, resp_desc, CTRD_DEADLINE_MS, cb, o));
+	return (psb_grpc_call(o->g != NULL ? o->g : o->c->g, path, req,
+	        resp_desc, CTRD_DEADLINE_MS, cb, o));
 }
 
 // op_gone is true when a callback must only clean up: the backend closes.
@@ -1112,6 +1113,10 @@ ctrd_reap_orphan(ctrd_t *c, const char *id, const char *generation)
 	        generation != NULL ? generation : "?");
 	o         = op_new(c, OP_DELETE, id, 0);
 	o->orphan = true;
+	// Housekeeping nobody waits for: on the wait-for-ready client, so
+	// that containerd just back (the fail-fast client still in its dial
+	// backoff) does not fail it.
+	o->g = c->ev_g;
 	ev_timer_init(&o->timer, del_timer_cb, 0., 0.);
 	o->timer.data = o;
 	if (call_kill(o, del_killed) != 0) {
