@@ -610,6 +610,7 @@ st_container_create(ctrd_op_t *o)
 	in.image.working_dir  = img->working_dir;
 	in.image.user         = img->user;
 	in.daemon_oom_score_adj = c->daemon_oom;
+	in.seccomp_default      = c->seccomp_default;
 	if (psb_spec_build(&in, &json, &err) != 0) {
 		int code = err.code;
 
@@ -1170,6 +1171,7 @@ ctrd_free(ctrd_t *c)
 	free(c->snapshotter);
 	free(c->runtime);
 	free(c->runc_root);
+	json_decref(c->seccomp_default);
 	free(c->tracks);
 	free(c);
 }
@@ -1287,7 +1289,20 @@ ctrd_init(
 		ctrd_free(c);
 		return (rv);
 	}
-	c->daemon_oom          = read_oom_score_adj();
+	c->daemon_oom = read_oom_score_adj();
+	// Read once here, not at every Start (the loop thread's hot path).
+	{
+		psb_error_t perr = PSB_ERROR_INIT;
+
+		if (psb_spec_profile_load(NULL, &c->seccomp_default, &perr) !=
+		        0) {
+			psb_log(PSB_LOG_WARN,
+			        "containerd: %s; sandboxes that ask for the "
+			        "RuntimeDefault seccomp profile cannot start",
+			        psb_error_message(&perr));
+			psb_error_release(&perr);
+		}
+	}
 	go.ns                  = c->ns;
 	go.default_deadline_ms = CTRD_DEADLINE_MS;
 	if ((rv = psb_grpc_open(c->loop, c->address, &go, &c->g, err)) != 0) {

@@ -50,14 +50,15 @@ typedef struct ctrd {
 	psb_grpc_t     *ev_g; // subscription + resync (wait for ready)
 	bool            closing;
 
-	char *address;
-	char *ns;
-	char *image;
-	char *image_archive;
-	char *snapshotter;
-	char *runtime;
-	char *runc_root; // runc's state root (runc options), or NULL
-	int   daemon_oom;
+	char          *address;
+	char          *ns;
+	char          *image;
+	char          *image_archive;
+	char          *snapshotter;
+	char          *runtime;
+	char          *runc_root; // runc's state root (runc options), or NULL
+	struct json_t *seccomp_default; // RuntimeDefault profile, or NULL
+	int            daemon_oom;
 
 	ctrd_track_t *tracks;
 	size_t        ntracks;

@@ -883,16 +883,19 @@ sp_read_profile(const sp_prof_t *pf, json_t **out)
 	return (0);
 }
 
-// sp_profile converts the profile in the containers/docker seccomp.json
-// format at pf->path into runtime-spec's linux.seccomp; NULL on error.
+// sp_profile converts a profile in the containers/docker seccomp.json
+// format into runtime-spec's linux.seccomp; NULL on error. The profile is
+// loaded (borrowed; a reference is taken), or else read from pf->path.
 static json_t *
-sp_profile(const sp_prof_t *pf)
+sp_profile(const sp_prof_t *pf, json_t *loaded)
 {
 	json_t   *p, *out = NULL, *da, *der, *map, *calls, *arches, *e;
 	sp_host_t h;
 	size_t    i;
 
-	if (sp_read_profile(pf, &p) != 0) {
+	if (loaded != NULL) {
+		p = json_incref(loaded);
+	} else if (sp_read_profile(pf, &p) != 0) {
 		return (NULL);
 	}
 	da    = json_object_get(p, "defaultAction");
@@ -962,7 +965,8 @@ sp_seccomp(sp_t *sp)
 	json_t     *sec;
 	int         type = NONE;
 	const char *ref = "", *field = SP_SC "seccomp.localhost_ref";
-	sp_prof_t   pf = {.sp = sp};
+	sp_prof_t   pf     = {.sp = sp};
+	json_t     *loaded = NULL;
 
 	if (sp_get(sp, SP_SC "seccomp", JSON_OBJECT, &sec) != 0) {
 		return;
@@ -1013,6 +1017,8 @@ sp_seccomp(sp_t *sp)
 		pf.path = sp->in->seccomp_default_path != NULL
 		                  ? sp->in->seccomp_default_path
 		                  : PSB_SECCOMP_DEFAULT_PROFILE;
+		// Loaded once by the caller: no file I/O per sandbox.
+		loaded = (json_t *)sp->in->seccomp_default;
 	} else {
 		pf.what = "Localhost";
 		pf.path = strncmp(ref, "localhost/", 10) == 0 ? ref + 10 : ref;
@@ -1023,7 +1029,20 @@ sp_seccomp(sp_t *sp)
 			return;
 		}
 	}
-	sp->seccomp = sp_profile(&pf);
+	sp->seccomp = sp_profile(&pf, loaded);
+}
+
+int
+psb_spec_profile_load(const char *path, struct json_t **out, psb_error_t *err)
+{
+	psb_spec_input_t in;
+	sp_t             sp = {.in = &in, .err = err};
+	sp_prof_t        pf = {.sp = &sp, .what = "RuntimeDefault"};
+
+	psb_spec_input_init(&in);
+	pf.path = path != NULL ? path : PSB_SECCOMP_DEFAULT_PROFILE;
+	*out    = NULL;
+	return (sp_read_profile(&pf, out));
 }
 
 static bool

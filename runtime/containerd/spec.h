@@ -145,6 +145,9 @@ typedef struct psb_spec_input {
 
 	// RuntimeDefault seccomp profile; NULL → PSB_SECCOMP_DEFAULT_PROFILE.
 	const char *seccomp_default_path;
+	// ... already parsed (psb_spec_profile_load), so that a Start reads
+	// no file; NULL → read seccomp_default_path when a pod asks for it.
+	const struct json_t *seccomp_default;
 	// The host a seccomp profile is filtered for: uname's machine
 	// ("x86_64") and release ("6.1.0-18-amd64"); NULL → uname(2).
 	const char *host_machine;
@@ -157,6 +160,13 @@ typedef struct psb_spec_input {
 // defaults (1.7 defaulted both to false); Kubernetes recommends them, and
 // they only ever apply inside the pod's own network namespace.
 void psb_spec_input_init(psb_spec_input_t *in);
+
+// psb_spec_profile_load reads and parses the seccomp profile file at path
+// (NULL → PSB_SECCOMP_DEFAULT_PROFILE) for seccomp_default; the caller
+// json_decref()s *out. A missing, unreadable or malformed file is
+// PSB_EINVAL naming the path. Blocking file I/O: call it at start-up.
+int psb_spec_profile_load(
+        const char *path, struct json_t **out, psb_error_t *err);
 
 // psb_spec_build builds the pause container's OCI spec as JSON text.
 // On success *json_out is a malloc'd NUL-terminated string owned by the

@@ -926,6 +926,43 @@ test_seccomp_runtime_default(void **state)
 	json_decref(spec);
 }
 
+// A profile loaded once (psb_spec_profile_load, as the backend does at
+// start-up) converts exactly like one read per build, and then no file is
+// read: the path may be gone.
+static void
+test_seccomp_preloaded(void **state)
+{
+	psb_spec_input_t in;
+	psb_error_t      err = PSB_ERROR_INIT;
+	json_t          *prof, *spec;
+	char            *txt;
+
+	(void)state;
+	assert_int_equal(psb_spec_profile_load(SECCOMP_TEST, &prof, &err), 0);
+	assert_non_null(prof);
+	for (int i = 0; i < 2; i++) { // the profile is not used up
+		input(&in, SC_CFG("\"seccomp\":{}"));
+		in.seccomp_default_path = "/nonexistent/default.json";
+		in.seccomp_default      = prof;
+		in.host_machine         = "x86_64";
+		in.host_kernel_release  = "6.1.0-18-amd64";
+		spec                    = build(&in);
+		txt = json_dumps(at(spec, "linux.seccomp"), JSON_COMPACT);
+		assert_string_equal(txt, SC_X86_64);
+		free(txt);
+		json_decref(spec);
+	}
+	json_decref(prof);
+	// A missing file: PSB_EINVAL naming it.
+	assert_int_equal(
+	        psb_spec_profile_load("/nonexistent/p.json", &prof, &err),
+	        PSB_EINVAL);
+	assert_null(prof);
+	assert_non_null(
+	        strstr(psb_error_message(&err), "/nonexistent/p.json"));
+	psb_error_release(&err);
+}
+
 // RuntimeDefault with the real default profile of this host.
 static void
 test_seccomp_default_profile(void **state)
@@ -1137,6 +1174,7 @@ main(void)
 	        cmocka_unit_test(test_default_annotations),
 	        cmocka_unit_test(test_passthrough_annotations),
 	        cmocka_unit_test(test_seccomp_runtime_default),
+	        cmocka_unit_test(test_seccomp_preloaded),
 	        cmocka_unit_test(test_seccomp_default_profile),
 	        cmocka_unit_test(test_seccomp_localhost),
 	        cmocka_unit_test(test_seccomp_none),
