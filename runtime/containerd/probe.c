@@ -143,6 +143,22 @@ probe_orphans(probe_t *o)
 	}
 }
 
+// list_ours starts a Containers.List of the containers with our label.
+static int
+list_ours(psb_grpc_t *g, uint32_t deadline_ms, psb_grpc_unary_cb cb, void *arg)
+{
+	Containerd__Services__Containers__V1__ListContainersRequest req =
+	        CONTAINERD__SERVICES__CONTAINERS__V1__LIST_CONTAINERS_REQUEST__INIT;
+	char  filter[]   = "labels.\"" PSB_CTRD_LABEL_ID "\"";
+	char *filters[1] = {filter};
+
+	req.n_filters = 1;
+	req.filters   = filters;
+	return (psb_grpc_call(g, CTRD_CONTS "List", &req.base,
+	        &containerd__services__containers__v1__list_containers_response__descriptor,
+	        deadline_ms, cb, arg));
+}
+
 // ---- orphans, when the start-up probe could not list them -----------------
 
 #define ORPHAN_RETRY_MS  1000
@@ -181,21 +197,13 @@ static void
 orphans_list(ctrd_t *c)
 {
 	probe_t *o = c->orphan_probe;
-	Containerd__Services__Containers__V1__ListContainersRequest cr =
-	        CONTAINERD__SERVICES__CONTAINERS__V1__LIST_CONTAINERS_REQUEST__INIT;
-	char  filter[]   = "labels.\"" PSB_CTRD_LABEL_ID "\"";
-	char *filters[1] = {filter};
 
 	if (o->conts != NULL) {
 		protobuf_c_message_free_unpacked(o->conts, NULL);
 		o->conts = NULL;
 	}
-	cr.n_filters = 1;
-	cr.filters   = filters;
 	// Wait-for-ready: it goes out once containerd answers again.
-	if (psb_grpc_call(c->ev_g, CTRD_CONTS "List", &cr.base,
-	            &containerd__services__containers__v1__list_containers_response__descriptor,
-	            ORPHAN_LIST_WAIT, orphans_listed, o) != 0) {
+	if (list_ours(c->ev_g, ORPHAN_LIST_WAIT, orphans_listed, o) != 0) {
 		c->orphan_probe = NULL;
 		probe_free(o);
 	}
@@ -380,10 +388,6 @@ ctrd_probe(void *impl, const psb_rt_sandbox_t *sbs, size_t n, bool complete)
 	probe_t                                          *o;
 	Containerd__Services__Tasks__V1__ListTasksRequest tr =
 	        CONTAINERD__SERVICES__TASKS__V1__LIST_TASKS_REQUEST__INIT;
-	Containerd__Services__Containers__V1__ListContainersRequest cr =
-	        CONTAINERD__SERVICES__CONTAINERS__V1__LIST_CONTAINERS_REQUEST__INIT;
-	char  filter[]   = "labels.\"" PSB_CTRD_LABEL_ID "\"";
-	char *filters[1] = {filter};
 
 	if (sbs == NULL && n > 0) {
 		return (PSB_EINVAL);
@@ -406,18 +410,14 @@ ctrd_probe(void *impl, const psb_rt_sandbox_t *sbs, size_t n, bool complete)
 		o->ids[i]  = xstrdup(sbs[i].id);
 		o->gens[i] = sbs[i].generation;
 	}
-	cr.n_filters = 1;
-	cr.filters   = filters;
-	o->pending   = 2;
+	o->pending = 2;
 	if (psb_grpc_call(c->g, CTRD_TASKS "List", &tr.base,
 	            &containerd__services__tasks__v1__list_tasks_response__descriptor,
 	            CTRD_DEADLINE_MS, probe_tasks, o) != 0) {
 		probe_free(o);
 		return (PSB_ECANCELED);
 	}
-	if (psb_grpc_call(c->g, CTRD_CONTS "List", &cr.base,
-	            &containerd__services__containers__v1__list_containers_response__descriptor,
-	            CTRD_DEADLINE_MS, probe_conts, o) != 0) {
+	if (list_ours(c->g, CTRD_DEADLINE_MS, probe_conts, o) != 0) {
 		// The first call's callback will find one more pending.
 		o->unreachable = true;
 		o->pending--;
