@@ -15,7 +15,6 @@
 
 #include "transport/codec.h"
 
-#include <arpa/inet.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -27,13 +26,9 @@
 #include "fsm/fsm.h"
 #include "podsandbox.pb-c.h"
 #include "transport/config_json.h"
+#include "transport/pbwire.h"
+#include "transport/podconfig.h"
 
-// An encoded PodSandboxConfig larger than this is refused: it is stored
-// per sandbox and shown by Status, and Kubernetes bounds annotations
-// alone to 256 KiB. Half of the server's default message cap.
-#define CD_CONFIG_MAX    (512 * 1024)
-#define CD_HANDLER_MAX   64
-#define CD_QUOTE_MAX     80 // bytes of a bad value echoed in a message
 #define CD_STOP_SECS_MAX (UINT32_MAX / 1000u)
 #define CD_PATH_MAX      256
 // Shorter names for the generated oneof case constants.
@@ -72,23 +67,6 @@ static const cd_method_t cd_methods[] = {
         [CD_M(VERSION)]  = {"version", PSB_M_VERSION, false},
 };
 
-// cd_quote copies at most CD_QUOTE_MAX bytes of s for an error message,
-// with control characters replaced: the message is echoed to the client
-// and may be logged, so a request must not be able to forge log lines.
-static const char *
-cd_quote(char *buf, size_t size, const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0' && i + 1 < size && i < CD_QUOTE_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		buf[i] = (c < 0x20 || c == 0x7f || c == '"') ? '?' : (char)c;
-	}
-	buf[i] = '\0';
-	return (buf);
-}
-
 static bool
 cd_alnum(char c)
 {
@@ -119,7 +97,7 @@ cd_id_valid(const char *s)
 static int
 cd_check_id(const char *method, const char *id, psb_error_t *err)
 {
-	char q[CD_QUOTE_MAX + 1];
+	char q[PSB_PODCONFIG_QUOTE_MAX + 1];
 
 	if (id == NULL || id[0] == '\0') {
 		return (psb_error_make(
@@ -129,13 +107,14 @@ cd_check_id(const char *method, const char *id, psb_error_t *err)
 		return (psb_error_make(err, PSB_EINVAL,
 		        "%s.sandbox_id: \"%s...\" is too long (%zu "
 		        "characters, at most %d)",
-		        method, cd_quote(q, 33, id), strlen(id), PSB_ID_MAX));
+		        method, psb_podconfig_quote(q, 33, id), strlen(id),
+		        PSB_ID_MAX));
 	}
 	if (!cd_id_valid(id)) {
 		return (psb_error_make(err, PSB_EINVAL,
 		        "%s.sandbox_id: \"%s\" is not a valid id (" CD_ID_RULE
 		        ")",
-		        method, cd_quote(q, sizeof(q), id)));
+		        method, psb_podconfig_quote(q, sizeof(q), id)));
 	}
 	return (0);
 }
@@ -256,152 +235,6 @@ cd_check_message(
 	return (0);
 }
 
-static bool
-cd_ip_valid(const char *s)
-{
-	unsigned char addr[16];
-
-	return (inet_pton(AF_INET, s, addr) == 1 ||
-	        inet_pton(AF_INET6, s, addr) == 1);
-}
-
-// cd_check_keys refuses empty map keys (labels, annotations, sysctls):
-// they cannot be matched, and the OCI spec rejects empty sysctl names.
-static int
-cd_check_keys(
-        const char *path, size_t n, void *const *entries, psb_error_t *err)
-{
-	for (size_t i = 0; i < n; i++) {
-		// Every map entry type is {base, key, value}.
-		const Podsandbox__V1__PodSandboxConfig__LabelsEntry *e =
-		        entries[i];
-
-		if (e->key == NULL || e->key[0] == '\0') {
-			return (psb_error_make(
-			        err, PSB_EINVAL, "%s: empty key", path));
-		}
-	}
-	return (0);
-}
-
-static int
-cd_check_ports(const Podsandbox__V1__PodSandboxConfig *c, psb_error_t *err)
-{
-	char q[CD_QUOTE_MAX + 1];
-
-	for (size_t i = 0; i < c->n_port_mappings; i++) {
-		const Podsandbox__V1__PortMapping *pm = c->port_mappings[i];
-		const int32_t ports[] = {pm->container_port, pm->host_port};
-
-		for (int k = 0; k < 2; k++) {
-			if (ports[k] < 0 || ports[k] > 65535) {
-				return (psb_error_make(err, PSB_EINVAL,
-				        "create.config.port_mappings[%zu].%s: "
-				        "%d is out of range (0-65535)",
-				        i, k ? "host_port" : "container_port",
-				        ports[k]));
-			}
-		}
-		if (pm->host_ip != NULL && pm->host_ip[0] != '\0' &&
-		        !cd_ip_valid(pm->host_ip)) {
-			return (psb_error_make(err, PSB_EINVAL,
-			        "create.config.port_mappings[%zu].host_ip: "
-			        "\"%s\" is not an IPv4 or IPv6 address",
-			        i, cd_quote(q, sizeof(q), pm->host_ip)));
-		}
-	}
-	return (0);
-}
-
-// cd_check_config applies CRI's rules for a RunPodSandbox config (plus
-// the bounds the daemon needs) to an already type-checked config.
-static int
-cd_check_config(const Podsandbox__V1__PodSandboxConfig *c, psb_error_t *err)
-{
-	const Podsandbox__V1__PodSandboxMetadata *md = c->metadata;
-	char                                      q[CD_QUOTE_MAX + 1];
-	size_t                                    size;
-	int                                       rv;
-
-	if (md == NULL) {
-		return (psb_error_make(
-		        err, PSB_EINVAL, "create.config.metadata: required"));
-	}
-	if (md->name == NULL || md->name[0] == '\0') {
-		return (psb_error_make(err, PSB_EINVAL,
-		        "create.config.metadata.name: required"));
-	}
-	if (md->namespace_ == NULL || md->namespace_[0] == '\0') {
-		return (psb_error_make(err, PSB_EINVAL,
-		        "create.config.metadata.namespace: required"));
-	}
-	if (md->uid == NULL || md->uid[0] == '\0') {
-		return (psb_error_make(err, PSB_EINVAL,
-		        "create.config.metadata.uid: required"));
-	}
-	if ((rv = cd_check_ports(c, err)) != 0) {
-		return (rv);
-	}
-	for (size_t i = 0;
-	        c->dns_config != NULL && i < c->dns_config->n_servers; i++) {
-		if (!cd_ip_valid(c->dns_config->servers[i])) {
-			return (psb_error_make(err, PSB_EINVAL,
-			        "create.config.dns_config.servers[%zu]: "
-			        "\"%s\" is not an IPv4 or IPv6 address",
-			        i,
-			        cd_quote(q, sizeof(q),
-			                c->dns_config->servers[i])));
-		}
-	}
-	if ((rv = cd_check_keys("create.config.labels", c->n_labels,
-	             (void *const *)c->labels, err)) != 0 ||
-	        (rv = cd_check_keys("create.config.annotations",
-	                 c->n_annotations, (void *const *)c->annotations,
-	                 err)) != 0) {
-		return (rv);
-	}
-	if (c->linux != NULL &&
-	        (rv = cd_check_keys("create.config.linux.sysctls",
-	                 c->linux->n_sysctls, (void *const *)c->linux->sysctls,
-	                 err)) != 0) {
-		return (rv);
-	}
-	size = podsandbox__v1__pod_sandbox_config__get_packed_size(c);
-	if (size > CD_CONFIG_MAX) {
-		return (psb_error_make(err, PSB_EINVAL,
-		        "create.config: %zu bytes encoded, more than the "
-		        "limit of %d",
-		        size, CD_CONFIG_MAX));
-	}
-	return (0);
-}
-
-// cd_check_handler: the handler names a runtime in the daemon's config
-// and ends up in logs and paths, so it gets an identifier's charset.
-static int
-cd_check_handler(const char *h, psb_error_t *err)
-{
-	char   q[CD_QUOTE_MAX + 1];
-	size_t n = strlen(h);
-
-	for (size_t i = 0; i < n; i++) {
-		if (!cd_alnum(h[i]) && h[i] != '.' && h[i] != '_' &&
-		        h[i] != '-') {
-			return (psb_error_make(err, PSB_EINVAL,
-			        "create.runtime_handler: \"%s\" has a "
-			        "character "
-			        "other than letters, digits, '.', '_' and '-'",
-			        cd_quote(q, sizeof(q), h)));
-		}
-	}
-	if (n > CD_HANDLER_MAX) {
-		return (psb_error_make(err, PSB_EINVAL,
-		        "create.runtime_handler: %zu characters, at most %d",
-		        n, CD_HANDLER_MAX));
-	}
-	return (0);
-}
-
 // cd_map_json turns string map entries into compact JSON text with
 // sorted keys (stable bytes for the store and for comparing configs).
 static char *
@@ -428,44 +261,45 @@ cd_map_json(size_t n, void *const *entries)
 }
 
 static int
-cd_decode_create(const Podsandbox__V1__CreateRequest *cr, psb_request_t *req,
+cd_decode_create(Podsandbox__V1__CreateRequest *cr, psb_request_t *req,
         psb_codec_request_t *h, psb_error_t *err)
 {
-	size_t len;
-	int    rv;
+	Podsandbox__V1__PodSandboxConfig *back;
+	psb_podconfig_counts_t            counts;
+	size_t                            len;
+	int                               rv;
 
 	if (cr->config == NULL) {
 		return (psb_error_make(
 		        err, PSB_EINVAL, "create.config: required"));
 	}
-	if ((rv = cd_check_config(cr->config, err)) != 0 ||
-	        (rv = cd_check_handler(cr->runtime_handler, err)) != 0) {
+	if ((rv = psb_podconfig_check(cr->config, err)) != 0 ||
+	        (rv = psb_podconfig_check_handler(cr->runtime_handler, err)) !=
+	                0) {
 		return (rv);
 	}
 	// Re-packed from the validated message rather than sliced out of
 	// the request, so the stored bytes are exactly what was checked (a
-	// singular field repeated on the wire keeps only the value checked).
+	// singular field repeated on the wire keeps only the value checked),
+	// and with its maps in canonical order, so that a retried Create
+	// compares equal whatever order the client's serializer chose.
+	psb_podconfig_canonicalize(cr->config, &counts);
 	len = podsandbox__v1__pod_sandbox_config__get_packed_size(cr->config);
 	h->config = xmalloc(len ? len : 1);
 	podsandbox__v1__pod_sandbox_config__pack(cr->config, h->config);
-	// protobuf-c keeps unknown fields and re-packs them canonically; a
-	// malformed one (field number 0 behind a two-byte tag, found by the
-	// fuzzer) is accepted once and then refused: never store bytes that
-	// cannot be read back.
-	{
-		Podsandbox__V1__PodSandboxConfig *back =
-		        podsandbox__v1__pod_sandbox_config__unpack(
-		                NULL, len, h->config);
-
-		if (back == NULL) {
-			return (psb_error_make(err, PSB_EINVAL,
-			        "create.config: malformed (an unknown field "
-			        "does not survive re-encoding)"));
-		}
-		podsandbox__v1__pod_sandbox_config__free_unpacked(back, NULL);
-	}
 	h->labels = cd_map_json(
 	        cr->config->n_labels, (void *const *)cr->config->labels);
+	psb_podconfig_restore(cr->config, &counts);
+	// Never store bytes that cannot be read back (unknown fields are
+	// kept and re-packed as they came).
+	back = podsandbox__v1__pod_sandbox_config__unpack(
+	        NULL, len, h->config);
+	if (back == NULL) {
+		return (psb_error_make(err, PSB_EINVAL,
+		        "create.config: malformed (an unknown field does not "
+		        "survive re-encoding)"));
+	}
+	podsandbox__v1__pod_sandbox_config__free_unpacked(back, NULL);
 	req->config     = h->config;
 	req->config_len = len;
 	req->labels     = h->labels;
@@ -478,19 +312,19 @@ static int
 cd_decode_list(const Podsandbox__V1__ListRequest *lr, psb_request_t *req,
         psb_codec_request_t *h, psb_error_t *err)
 {
-	char q[CD_QUOTE_MAX + 1];
+	char q[PSB_PODCONFIG_QUOTE_MAX + 1];
 	int  rv;
 
 	if (lr->state[0] != '\0') {
 		if (psb_state_parse(lr->state) < 0) {
 			return (psb_error_make(err, PSB_EINVAL,
 			        "list.state: unknown state \"%s\"",
-			        cd_quote(q, sizeof(q), lr->state)));
+			        psb_podconfig_quote(q, sizeof(q), lr->state)));
 		}
 		req->state_filter = lr->state;
 	}
 	if (lr->n_label_selector > 0) {
-		if ((rv = cd_check_keys("list.label_selector",
+		if ((rv = psb_podconfig_check_keys("list.label_selector",
 		             lr->n_label_selector,
 		             (void *const *)lr->label_selector, err)) != 0) {
 			return (rv);
@@ -587,6 +421,13 @@ psb_codec_decode_request(const void *buf, size_t len, psb_request_t *req,
 		podsandbox__v1__request__free_unpacked(msg, NULL);
 		return (psb_error_make(
 		        err, PSB_EINVAL, "request has no method"));
+	}
+	// What protobuf-c does not see: NUL inside strings, field number 0
+	// behind a multi-byte tag.
+	if ((rv = psb_pbwire_check(&podsandbox__v1__request__descriptor, buf,
+	             len, "", err)) != 0) {
+		podsandbox__v1__request__free_unpacked(msg, NULL);
+		return (rv);
 	}
 	h      = xcalloc(1, sizeof(*h));
 	h->msg = msg;

@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base/cleanup.h"
 #include "podsandbox.pb-c.h"
 #include "transport/codec.h"
 #include "transport/config_json.h"
+#include "transport/podconfig.h"
 
 // Shorter spellings of generated names.
 #define INIT(t) PODSANDBOX__V1__##t##__INIT
@@ -37,7 +39,7 @@ static const char crictl_example[] =
         "'pid':'CONTAINER','ipc':'TARGET','target_id':'c1'},"
         "'selinux_options':{'user':'system_u','role':'system_r',"
         "'type':'spc_t','level':'s0:c1,c2'},'run_as_user':{'value':0},"
-        "'readonly_rootfs':true,'supplemental_groups':[5,0,-1],"
+        "'readonly_rootfs':true,'supplemental_groups':[5,0,65534],"
         "'privileged':true,'seccomp_profile_path':'runtime/default',"
         "'run_as_group':{'value':1000},'seccomp':{'profile_type':'Localhost',"
         "'localhost_ref':'p.json'},'apparmor':{'profile_type':'Unconfined'}},"
@@ -319,17 +321,22 @@ test_decode_methods(void **state)
 }
 
 // create_ok_cb decodes r and checks that the config was re-encoded to
-// exactly what protobuf-c packs for it (canonical bytes).
+// exactly what protobuf-c packs for it in canonical form (maps sorted).
 static void
 create_ok_cb(const pb_req_t *r, const void *arg)
 {
-	psb_request_t *req = (psb_request_t *)arg;
-	size_t len = podsandbox__v1__pod_sandbox_config__get_packed_size(
-	        r->create->config);
-	uint8_t *buf = malloc(len + 1);
+	psb_request_t         *req = (psb_request_t *)arg;
+	pb_config_t           *c   = r->create->config;
+	psb_podconfig_counts_t counts;
+	size_t                 len;
+	uint8_t               *buf;
 
+	psb_podconfig_canonicalize(c, &counts);
+	len = podsandbox__v1__pod_sandbox_config__get_packed_size(c);
+	buf = malloc(len + 1);
 	assert_non_null(buf);
-	podsandbox__v1__pod_sandbox_config__pack(r->create->config, buf);
+	podsandbox__v1__pod_sandbox_config__pack(c, buf);
+	psb_podconfig_restore(c, &counts);
 	decode_ok(r, req);
 	assert_int_equal(req->config_len, len);
 	assert_memory_equal(req->config, buf, len);
@@ -507,6 +514,324 @@ test_decode_limits(void **state)
 	lr->label_selector   = sel;
 	lr->n_label_selector = 1;
 	expect_einval(&r, "list.label_selector: empty key");
+}
+
+// The rules of docs/api.md "Pod config rules" that are not about types.
+static void
+test_decode_config_rules(void **state)
+{
+	static const char *const bad_sysctls[] = {"net/../../x",
+	        "kernel.shm max", "net..ipv4", ".net", "net.", "Net.ipv4",
+	        "net.ipv4.-x", "a*b"};
+	char                     big[400];
+
+	for (size_t i = 0; i < PSB_NELEM(bad_sysctls); i++) {
+		snprintf(big, sizeof(big),
+		        "{" MD ",'linux':{'sysctls':{'%s':'1'}}}",
+		        bad_sysctls[i]);
+		expect_create_einval(big, "create.config.linux.sysctls: \"");
+	}
+	expect_create_einval("{" MD ",'linux':{'resources':{"
+	                     "'memory_limit_in_bytes':-1}}}",
+	        "create.config.linux.resources.memory_limit_in_bytes: -1 is "
+	        "negative");
+	expect_create_einval("{" MD
+	                     ",'linux':{'resources':{'cpu_shares':-2}}}",
+	        "create.config.linux.resources.cpu_shares: -2 is out of "
+	        "range");
+	expect_create_einval("{" MD
+	                     ",'linux':{'resources':{'cpu_shares':262145}}}",
+	        "cpu_shares: 262145");
+	expect_create_einval("{" MD
+	                     ",'linux':{'resources':{'cpu_period':10}}}",
+	        "create.config.linux.resources.cpu_period: 10 is out of "
+	        "range");
+	expect_create_einval("{" MD ",'linux':{'resources':{'cpu_quota':-2}}}",
+	        "create.config.linux.resources.cpu_quota: -2");
+	expect_create_einval("{" MD ",'linux':{'security_context':{"
+	                     "'run_as_user':{'value':-1}}}}",
+	        "create.config.linux.security_context.run_as_user: -1 is out "
+	        "of range (0-4294967294)");
+	expect_create_einval("{" MD ",'linux':{'security_context':{"
+	                     "'run_as_group':{'value':4294967295}}}}",
+	        "security_context.run_as_group: 4294967295");
+	expect_create_einval("{" MD ",'linux':{'security_context':{"
+	                     "'supplemental_groups':[1,-5]}}}",
+	        "create.config.linux.security_context.supplemental_groups[1]: "
+	        "-5 is out of range");
+	memset(big, 'h', 300);
+	memcpy(big, "{" MD ",'hostname':'", strlen("{" MD ",'hostname':'"));
+	memcpy(big + 300, "'}", 3);
+	expect_create_einval(big, "create.config.hostname: 2");
+	expect_create_einval("{" MD ",'hostname':'web_1'}",
+	        "create.config.hostname: \"web_1\" is not a host name");
+	expect_create_einval(
+	        "{" MD ",'hostname':'-web'}", "hostname: \"-web\"");
+	expect_create_einval(
+	        "{" MD ",'hostname':'a..b'}", "hostname: \"a..b\"");
+	expect_create_einval("{" MD ",'log_directory':'relative/logs'}",
+	        "create.config.log_directory: \"relative/logs\" is not an "
+	        "absolute path");
+	expect_create_einval("{" MD ",'log_directory':'/var/log/../../etc'}",
+	        "create.config.log_directory: \"/var/log/../../etc\" has a "
+	        "\"..\" component");
+	expect_create_einval("{" MD ",'linux':{'cgroup_parent':'/a/../..'}}",
+	        "create.config.linux.cgroup_parent: \"/a/../..\" has a");
+	expect_create_einval("{" MD ",'linux':{'security_context':{'seccomp':{"
+	                     "'profile_type':'Localhost','localhost_ref':"
+	                     "'/etc/../x.json'}}}}",
+	        "security_context.seccomp.localhost_ref: \"/etc/../x.json\"");
+	expect_create_einval("{" MD ",'linux':{'security_context':{"
+	                     "'seccomp_profile_path':'localhost/../x'}}}",
+	        "security_context.seccomp_profile_path");
+	// What the rules allow.
+	with_create(
+	        "{" MD ",'hostname':'Web-1.example','log_directory':"
+	        "'/var/log/pods/x..y','linux':{'cgroup_parent':"
+	        "'kubepods.slice','sysctls':{'net.ipv4.ip_forward':'1',"
+	        "'net.ipv4.conf.eth0/100.forwarding':'0',"
+	        "'kernel.shm_rmid_forced':'1'},'resources':{'cpu_quota':-1,"
+	        "'cpu_period':100000,'cpu_shares':2,"
+	        "'memory_limit_in_bytes':0},'security_context':{"
+	        "'run_as_user':{'value':4294967294},"
+	        "'supplemental_groups':[0]}}}",
+	        "sb", "", create_ok_cb, &(psb_request_t) {0});
+	decode_done();
+}
+
+// patch_nul packs r, then turns the first 'X' that follows marker (a
+// unique string in the message) into a NUL byte: protobuf-c cannot pack
+// a string with one, any other client can.
+static uint8_t *
+patch_nul(const pb_req_t *r, const char *marker, size_t *len)
+{
+	uint8_t *buf = pack_req(r, len);
+	size_t   m   = strlen(marker);
+
+	for (size_t i = 0; i + m <= *len; i++) {
+		if (memcmp(buf + i, marker, m) == 0) {
+			uint8_t *x = memchr(buf + i, 'X', m);
+
+			assert_non_null(x);
+			*x = 0;
+			return (buf);
+		}
+	}
+	fail_msg("marker %s not in the message", marker);
+	return (NULL);
+}
+
+static void
+nul_cb(const pb_req_t *r, const void *arg)
+{
+	const char *const *cs = arg; // {marker, expected message}
+	size_t             len;
+	uint8_t           *buf = patch_nul(r, cs[0], &len);
+
+	expect_bytes_einval(buf, len, cs[1]);
+	free(buf);
+}
+
+// A NUL inside any string field is refused, naming the field: protobuf-c
+// would cut the string there ("acc-victim\0x" would act on acc-victim).
+static void
+test_decode_nul(void **state)
+{
+	static const struct {
+		int         mc;
+		const char *prefix;
+	} methods[] = {
+	        {REQ(START), "start"},
+	        {REQ(STOP), "stop"},
+	        {REQ(WAIT), "wait"},
+	        {REQ(STATUS), "status"},
+	        {REQ(SHUTDOWN), "shutdown"},
+	        {REQ(HISTORY), "history"},
+	        {REQ(PLATFORM), "platform"},
+	};
+	pb_req_t r = INIT(REQUEST);
+	char     want[80];
+	size_t   len;
+	uint8_t *buf;
+
+	for (size_t i = 0; i < PSB_NELEM(methods); i++) {
+		sub_req(&r, methods[i].mc, "acc-victimXx");
+		buf = patch_nul(&r, "acc-victimXx", &len);
+		snprintf(want, sizeof(want),
+		        "%s.sandbox_id: contains a NUL byte",
+		        methods[i].prefix);
+		expect_bytes_einval(buf, len, want);
+		free(buf);
+	}
+	with_create("{" MD "}", "acc-victimXx", "", nul_cb,
+	        (const char *[]) {
+	                "acc-victimXx", "create.sandbox_id: contains a NUL"});
+	with_create("{" MD "}", "sb", "runcXx", nul_cb,
+	        (const char *[]) {
+	                "runcXx", "create.runtime_handler: contains"});
+	with_create("{'metadata':{'name':'nXme','namespace':'ns','uid':'u'}}",
+	        "sb", "", nul_cb,
+	        (const char *[]) {"nXme",
+	                "create.config.metadata.name: contains a NUL"});
+	with_create("{" MD ",'labels':{'a':'1','app':'ngXinx'}}", "sb", "",
+	        nul_cb,
+	        (const char *[]) {"ngXinx",
+	                "create.config.labels[1].value: contains a NUL byte"});
+	with_create("{" MD ",'annotations':{'kXy':'v'}}", "sb", "", nul_cb,
+	        (const char *[]) {
+	                "kXy", "create.config.annotations[0].key: contains"});
+	with_create("{" MD ",'dns_config':{'searches':['a','bXc']}}", "sb", "",
+	        nul_cb,
+	        (const char *[]) {"bXc",
+	                "create.config.dns_config.searches[1]: contains"});
+	with_create("{" MD ",'linux':{'cgroup_parent':'/pXds'}}", "sb", "",
+	        nul_cb,
+	        (const char *[]) {"/pXds",
+	                "create.config.linux.cgroup_parent: contains"});
+	with_create("{" MD ",'log_directory':'/logsX'}", "sb", "", nul_cb,
+	        (const char *[]) {
+	                "/logsX", "create.config.log_directory: contains"});
+}
+
+// Field number 0 is refused in every encoding of its tag, at any depth:
+// protobuf-c refuses it only in a one-byte tag.
+static void
+test_decode_field_zero(void **state)
+{
+	static const uint8_t overlong[] = {0x82, 0x00, 0x01, 'x'};
+	static const uint8_t onebyte[]  = {0x02, 0x01, 'x'};
+	static const uint8_t varint0[]  = {0x80, 0x80, 0x00, 0x05};
+	pb_req_t             r          = INIT(REQUEST);
+	psb_request_t        req;
+	uint8_t              buf[64];
+	size_t               len;
+	uint8_t             *status;
+	const uint8_t *const heads[] = {overlong, onebyte, varint0};
+	const size_t         hlens[] = {
+	                sizeof(overlong), sizeof(onebyte), sizeof(varint0)};
+
+	sub_req(&r, REQ(STATUS), "sb-1");
+	status = pack_req(&r, &len);
+	assert_true(len + 8 <= sizeof(buf));
+	for (size_t i = 0; i < PSB_NELEM(heads); i++) {
+		memcpy(buf, heads[i], hlens[i]);
+		memcpy(buf + hlens[i], status, len);
+		expect_bytes_einval(buf, hlens[i] + len, "malformed");
+		// and after the method, too
+		memcpy(buf, status, len);
+		memcpy(buf + len, heads[i], hlens[i]);
+		expect_bytes_einval(buf, hlens[i] + len, "malformed");
+	}
+	// Inside the status submessage: 0a LEN [0a 04 "sb-1"] + overlong.
+	memcpy(buf, status, len);
+	memcpy(buf + len, overlong, sizeof(overlong));
+	buf[1] = (uint8_t)(buf[1] + sizeof(overlong));
+	expect_bytes_einval(buf, len + sizeof(overlong),
+	        "status: malformed (field number 0)");
+	decode_ok(&r, &req); // the same request without it is fine
+	decode_done();
+	free(status);
+}
+
+static void
+canon_cb(const pb_req_t *r, const void *arg)
+{
+	psb_request_t req;
+	uint8_t     **out = (uint8_t **)arg;
+
+	decode_ok(r, &req);
+	out[0] = malloc(req.config_len + 1);
+	assert_non_null(out[0]);
+	memcpy(out[0], req.config, req.config_len);
+	out[1] = (uint8_t *)(uintptr_t)req.config_len;
+	decode_done();
+}
+
+// canon returns the stored bytes of config (and their length in *len).
+static uint8_t *
+canon(const char *config, size_t *len)
+{
+	uint8_t *out[2] = {NULL, NULL};
+
+	with_create(config, "sb", "", canon_cb, out);
+	*len = (size_t)(uintptr_t)out[1];
+	return (out[0]);
+}
+
+// The same config in another map order, or with a key repeated (the last
+// one counts, as in proto3), is stored as the same bytes: Create's
+// "same config" does not depend on a client's serializer.
+static void
+test_create_canonical_maps(void **state)
+{
+	static const char *const same[] = {
+	        "{" MD ",'labels':{'c':'3','a':'1','b':'2'},'annotations':"
+	        "{'y':'2','x':'1'},'linux':{'sysctls':{'net.b':'2',"
+	        "'net.a':'1'}}}",
+	        "{" MD ",'labels':{'b':'2','c':'3','a':'1'},'annotations':"
+	        "{'x':'1','y':'2'},'linux':{'sysctls':{'net.a':'1',"
+	        "'net.b':'2'}}}",
+	};
+	size_t       la, lb, lc;
+	uint8_t     *a = canon(same[0], &la);
+	uint8_t     *b = canon(same[1], &lb);
+	uint8_t     *c = canon("{" MD ",'labels':{'a':'1','b':'2','c':'4'},"
+	                           "'annotations':{'x':'1','y':'2'},'linux':{"
+	                           "'sysctls':{'net.a':'1','net.b':'2'}}}",
+	            &lc);
+	pb_config_t *back;
+
+	assert_int_equal(la, lb);
+	assert_memory_equal(a, b, la);
+	assert_true(la != lc || memcmp(a, c, la) != 0);
+	back = podsandbox__v1__pod_sandbox_config__unpack(NULL, la, a);
+	assert_non_null(back);
+	assert_int_equal(back->n_labels, 3);
+	assert_string_equal(back->labels[0]->key, "a");
+	assert_string_equal(back->labels[2]->key, "c");
+	podsandbox__v1__pod_sandbox_config__free_unpacked(back, NULL);
+	free(a);
+	free(b);
+	free(c);
+}
+
+// A key sent twice: the last value is kept (and the first freed).
+static void
+dup_cb(const pb_req_t *r, const void *arg)
+{
+	pb_config_t                                  *cfg = r->create->config;
+	Podsandbox__V1__PodSandboxConfig__LabelsEntry e1 =
+	        INIT(POD_SANDBOX_CONFIG__LABELS_ENTRY);
+	Podsandbox__V1__PodSandboxConfig__LabelsEntry e2 =
+	        INIT(POD_SANDBOX_CONFIG__LABELS_ENTRY);
+	Podsandbox__V1__PodSandboxConfig__LabelsEntry *v[] = {&e1, &e2};
+	psb_request_t                                  req;
+	pb_config_t                                   *back;
+
+	(void)arg;
+	e1.key        = "app";
+	e1.value      = "first";
+	e2.key        = "app";
+	e2.value      = "last";
+	cfg->labels   = v;
+	cfg->n_labels = 2;
+	decode_ok(r, &req);
+	assert_string_equal(req.labels, "{\"app\":\"last\"}");
+	back = podsandbox__v1__pod_sandbox_config__unpack(
+	        NULL, req.config_len, req.config);
+	assert_non_null(back);
+	assert_int_equal(back->n_labels, 1);
+	assert_string_equal(back->labels[0]->value, "last");
+	podsandbox__v1__pod_sandbox_config__free_unpacked(back, NULL);
+	decode_done();
+	cfg->labels   = NULL;
+	cfg->n_labels = 0;
+}
+
+static void
+test_create_duplicate_key(void **state)
+{
+	with_create("{" MD "}", "sb", "", dup_cb, NULL);
 }
 
 // ---- encode ----
@@ -873,7 +1198,7 @@ test_config_json_roundtrip(void **state)
 		fail_msg("from_json: %s", errmsg);
 	}
 	assert_int_equal(
-	        c->linux->security_context->supplemental_groups[2], -1);
+	        c->linux->security_context->supplemental_groups[2], 65534);
 	back = psb_pbjson_config_to_json(c);
 	if (!json_equal(orig, back)) {
 		fail_msg("round trip differs:\n%s\n%s",
@@ -1012,6 +1337,11 @@ main(void)
 	        cmocka_unit_test(test_decode_bad_ids),
 	        cmocka_unit_test(test_decode_bad_config),
 	        cmocka_unit_test(test_decode_limits),
+	        cmocka_unit_test(test_decode_config_rules),
+	        cmocka_unit_test(test_decode_nul),
+	        cmocka_unit_test(test_decode_field_zero),
+	        cmocka_unit_test(test_create_canonical_maps),
+	        cmocka_unit_test(test_create_duplicate_key),
 	        cmocka_unit_test(test_encode_simple_replies),
 	        cmocka_unit_test(test_encode_status),
 	        cmocka_unit_test(test_encode_list_events),
