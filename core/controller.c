@@ -455,13 +455,20 @@ ctl_journal(psb_controller_t *c, psb_sandbox_t *sb, const ctl_event_t *e,
 	json_t             *d   = json_object();
 	char               *detail;
 	ctl_out_t          *o;
+	// What the transition carries, decided once: the journal entry
+	// (read back by Events and History) and the published event must
+	// be the same event. An exit status belongs to the transition that
+	// records it, not to every later one of the sandbox.
+	int32_t exit_status = to == PSB_ST_EXITED || e->ev == PSB_EV_TASK_EXIT
+	                              ? sb->rec.exit_status
+	                              : -1;
 
 	if (sb->rec.pid != 0) {
 		json_object_set_new(d, "pid", json_integer(sb->rec.pid));
 	}
-	if (to == PSB_ST_EXITED || e->ev == PSB_EV_TASK_EXIT) {
+	if (exit_status >= 0) {
 		json_object_set_new(
-		        d, "exit_status", json_integer(sb->rec.exit_status));
+		        d, "exit_status", json_integer(exit_status));
 	}
 	if (e->message != NULL) {
 		json_object_set_new(d, "error", json_string(e->message));
@@ -489,7 +496,7 @@ ctl_journal(psb_controller_t *c, psb_sandbox_t *sb, const ctl_event_t *e,
 	o->tr.from        = from;
 	o->tr.event       = (psb_event_t)e->ev;
 	o->tr.to          = to;
-	o->tr.exit_status = sb->rec.exit_status;
+	o->tr.exit_status = exit_status;
 	o->tr.generation  = sb->rec.generation;
 }
 

@@ -687,6 +687,39 @@ test_list_and_platform(void **state)
 	fx_free(fx);
 }
 
+// Every published event is the event the journal replays for its seq:
+// a subscriber that fills a gap from Events must see the same values.
+// Also after the exit, whose status belongs to its own transition only.
+static void
+test_published_equals_replayed(void **state)
+{
+	fx_t         *fx  = setup("pub-replay");
+	psb_request_t req = {0};
+	fx_call_t    *c;
+
+	fx_do(fx, PSB_M_CREATE, ID);
+	fx_do(fx, PSB_M_START, ID);
+	fx_do(fx, PSB_M_STOP, ID);
+	fx_do(fx, PSB_M_SHUTDOWN, ID);
+	fx_do(fx, PSB_M_CREATE, "never-started");
+	fx_do(fx, PSB_M_SHUTDOWN, "never-started");
+	req.method = PSB_M_EVENTS;
+	c          = fx_wait(fx, fx_submit(fx, &req));
+	assert_int_equal(c->code, 0);
+	assert_int_equal(fx->npubs, 10);
+	assert_int_equal(c->events_len, (size_t)fx->npubs);
+	for (int i = 0; i < fx->npubs; i++) {
+		assert_int_equal(fx->pubs[i].seq, c->ev_seq[i]);
+		assert_int_equal(fx->pubs[i].to, c->ev_to[i]);
+		assert_int_equal(fx->pubs[i].generation, c->ev_gen[i]);
+		assert_int_equal(fx->pubs[i].exit_status, c->ev_exit[i]);
+		// Only the transitions that record an exit carry one.
+		assert_int_equal(fx->pubs[i].exit_status,
+		        fx->pubs[i].to == PSB_ST_EXITED ? 137 : -1);
+	}
+	fx_free(fx);
+}
+
 static void
 test_events_history_version(void **state)
 {
@@ -848,6 +881,7 @@ main(void)
 	        cmocka_unit_test(test_drain),
 	        cmocka_unit_test(test_list_and_platform),
 	        cmocka_unit_test(test_events_history_version),
+	        cmocka_unit_test(test_published_equals_replayed),
 	        cmocka_unit_test(test_events_after_retention),
 	        cmocka_unit_test(test_list_label_selector),
 	        cmocka_unit_test(test_waiter_of_removed_sandbox),
