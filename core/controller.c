@@ -689,8 +689,13 @@ ctl_read(psb_controller_t *c, ctl_event_t *e)
 	psb_sandbox_t *sb  = psb_map_get(c->sandboxes, req->id);
 
 	switch (req->method) {
-	case PSB_M_PLATFORM:
 	case PSB_M_LIST:
+		// Held, like Status, until recovery has heard about every
+		// loaded sandbox once.
+		out_reply(c, req, 0, NULL, NULL)->kind =
+		        c->awaiting_probe > 0 ? OB_PARK : OB_REPLY;
+		return;
+	case PSB_M_PLATFORM:
 	case PSB_M_EVENTS:
 	case PSB_M_HISTORY:
 	case PSB_M_VERSION: out_reply(c, req, 0, NULL, NULL); return;
@@ -700,7 +705,10 @@ ctl_read(psb_controller_t *c, ctl_event_t *e)
 			        reject_msg(req->id, PSB_ST_NONE, PSB_ENOENT),
 			        NULL);
 		} else {
-			out_reply(c, req, 0, NULL, sb);
+			// A loaded row is what was true before the restart:
+			// held until the runtime's first answer about it.
+			out_reply(c, req, 0, NULL, sb)->kind =
+			        sb->awaiting_probe ? OB_PARK : OB_REPLY;
 		}
 		return;
 	case PSB_M_WAIT:
@@ -884,6 +892,9 @@ ctl_flush(psb_controller_t *c)
 			if (o->req->canceled) {
 				ctl_reply(
 				        c, o->req, PSB_ECANCELED, NULL, NULL);
+			} else if (!ctl_still_held(c, o->req, o->sb)) {
+				// Settled earlier in this outbox.
+				ctl_reply(c, o->req, 0, NULL, o->sb);
 			} else {
 				ctl_hold(c, o->req, o->sb);
 			}
@@ -922,6 +933,7 @@ ctl_flush(psb_controller_t *c)
 				ctl_reply(c, sb->held, PSB_ENOENT,
 				        "sandbox was removed", NULL);
 			}
+			ctl_recovery_forget(c, sb);
 			sb_free(sb);
 		} else {
 			ctl_sync_timer(c, sb);
@@ -1276,7 +1288,7 @@ psb_controller_cancel(psb_controller_t *c, uint64_t token)
 	        req->token != token) {
 		return;
 	}
-	if (req->sb != NULL) {
+	if (req->sb != NULL || req->gated) {
 		ctl_reply(c, req, PSB_ECANCELED, NULL, NULL);
 	} else {
 		req->canceled = true; // answered when its tick completes
@@ -1306,6 +1318,7 @@ psb_controller_drain(psb_controller_t *c)
 	c->draining = true;
 	ctl_tick(c);
 	psb_map_each(c->sandboxes, ctl_abort_held, &code);
+	ctl_release_gated(c, code, "podsandboxd is shutting down");
 }
 
 static int
@@ -1326,6 +1339,7 @@ psb_controller_free(psb_controller_t *c)
 	c->draining = true;
 	ctl_tick(c);
 	psb_map_each(c->sandboxes, ctl_abort_held, &code);
+	ctl_release_gated(c, code, NULL);
 	ev_ref(c->loop);
 	ev_prepare_stop(c->loop, &c->prepare);
 	ev_idle_stop(c->loop, &c->idle);

@@ -27,6 +27,7 @@ struct ctl_req {
 	uint32_t          timeout_ms;
 	bool              verbose;
 	bool              canceled;
+	bool              gated; // held on the controller (List in recovery)
 	char             *state_filter;
 	char             *label_selector; // LIST: JSON object text
 	uint64_t          since;          // EVENTS
@@ -133,10 +134,13 @@ struct psb_controller {
 	psb_publish_cb publish_cb;
 	void          *publish_arg;
 	void (*recover_done_cb)(void *);
-	void    *recover_done_arg;
-	size_t   awaiting_probe;
-	uint64_t commit_failures;
-	uint64_t last_seq; // newest journal seq seen (generation base)
+	void  *recover_done_arg;
+	size_t awaiting_probe; // loaded sandboxes not yet probed once
+	// Requests held until awaiting_probe drops to 0 (List), FIFO.
+	ctl_req_t *gated;
+	ctl_req_t *gated_tail;
+	uint64_t   commit_failures;
+	uint64_t   last_seq; // newest journal seq seen (generation base)
 };
 
 // recovery.c: called for every processed recovery event (FOUND_* or
@@ -149,6 +153,9 @@ void ctl_reprobe_cb(struct ev_loop *loop, ev_timer *w, int revents);
 // out of retries while the runtime was away, a start that could not roll
 // back), is asked about again every reprobe_ms until it is known.
 void ctl_unknown_note(psb_controller_t *c, psb_sandbox_t *sb);
+// ctl_recovery_forget (recovery.c): sb is being freed; if its first probe
+// was still awaited, recovery stops waiting for it.
+void ctl_recovery_forget(psb_controller_t *c, psb_sandbox_t *sb);
 void ctl_probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 // controller.c helpers used by recovery.c.
@@ -166,8 +173,16 @@ void       ctl_req_free(ctl_req_t *req);
 // cancelled) and frees it; sb (may be NULL) is shown in the reply.
 void ctl_reply(psb_controller_t *c, ctl_req_t *req, int code, const char *msg,
         const psb_sandbox_t *sb);
-// ctl_hold keeps req on sb until a resolve, its timeout or a cancel.
+// ctl_hold keeps req on sb until a resolve, its timeout or a cancel; with
+// sb NULL, on the controller until ctl_release_gated.
 void ctl_hold(psb_controller_t *c, ctl_req_t *req, psb_sandbox_t *sb);
+// ctl_still_held: whether a read parked in this tick must still wait
+// (Wait: always; Status: sb not yet probed since the restart; List: some
+// loaded sandbox not yet probed).
+bool ctl_still_held(const psb_controller_t *c, const ctl_req_t *req,
+        const psb_sandbox_t *sb);
+// ctl_release_gated answers every request held on the controller.
+void ctl_release_gated(psb_controller_t *c, int code, const char *msg);
 // ctl_resolve answers sb's held requests of method m.
 void ctl_resolve(psb_controller_t *c, psb_sandbox_t *sb, psb_method_t m,
         int code, const char *msg);

@@ -146,6 +146,7 @@ recovery_done(void *arg)
 
 	psb_log(PSB_LOG_INFO, "recovery: every sandbox resolved (%zu)",
 	        psb_map_size(c->sandboxes));
+	ctl_release_gated(c, 0, NULL);
 	if (c->recover_done_cb != NULL) {
 		c->recover_done_cb(c->recover_done_arg);
 	}
@@ -200,10 +201,22 @@ ctl_recovery_note(psb_controller_t *c, psb_sandbox_t *sb, psb_event_t ev)
 		probe_arm(c);
 	}
 	if (sb->awaiting_probe) {
-		sb->awaiting_probe = false;
-		if (c->awaiting_probe > 0 && --c->awaiting_probe == 0) {
-			recovery_done(c);
-		}
+		// Its Status requests waited for this answer (committed
+		// by now: notes run after the commit).
+		ctl_recovery_forget(c, sb);
+		ctl_resolve(c, sb, PSB_M_STATUS, 0, NULL);
+	}
+}
+
+void
+ctl_recovery_forget(psb_controller_t *c, psb_sandbox_t *sb)
+{
+	if (!sb->awaiting_probe) {
+		return;
+	}
+	sb->awaiting_probe = false;
+	if (c->awaiting_probe > 0 && --c->awaiting_probe == 0) {
+		recovery_done(c);
 	}
 }
 

@@ -85,24 +85,29 @@ ctl_req_new(psb_controller_t *c, const psb_request_t *r, psb_reply_cb cb,
 static void
 req_unhold(ctl_req_t *req)
 {
-	psb_sandbox_t *sb = req->sb;
+	psb_sandbox_t    *sb = req->sb;
+	psb_controller_t *c  = req->ctl;
+	ctl_req_t       **head, **tail;
 
-	if (sb == NULL) {
+	if (sb == NULL && !req->gated) {
 		return;
 	}
+	head = sb != NULL ? &sb->held : &c->gated;
+	tail = sb != NULL ? &sb->held_tail : &c->gated_tail;
 	if (req->prev != NULL) {
 		req->prev->next = req->next;
 	} else {
-		sb->held = req->next;
+		*head = req->next;
 	}
 	if (req->next != NULL) {
 		req->next->prev = req->prev;
 	} else {
-		sb->held_tail = req->prev;
+		*tail = req->prev;
 	}
 	req->next = req->prev = NULL;
 	req->sb               = NULL;
-	ev_timer_stop(req->ctl->loop, &req->timer);
+	req->gated            = false;
+	ev_timer_stop(c->loop, &req->timer);
 }
 
 void
@@ -474,18 +479,41 @@ ctl_hold_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 void
 ctl_hold(psb_controller_t *c, ctl_req_t *req, psb_sandbox_t *sb)
 {
-	req->sb   = sb;
-	req->prev = sb->held_tail;
-	req->next = NULL;
-	if (sb->held_tail != NULL) {
-		sb->held_tail->next = req;
+	ctl_req_t **head = sb != NULL ? &sb->held : &c->gated;
+	ctl_req_t **tail = sb != NULL ? &sb->held_tail : &c->gated_tail;
+
+	req->sb    = sb;
+	req->gated = sb == NULL;
+	req->prev  = *tail;
+	req->next  = NULL;
+	if (*tail != NULL) {
+		(*tail)->next = req;
 	} else {
-		sb->held = req;
+		*head = req;
 	}
-	sb->held_tail = req;
+	*tail = req;
 	if (req->timeout_ms > 0) {
 		ev_timer_init(&req->timer, ctl_hold_timeout_cb,
 		        req->timeout_ms / 1000.0, 0.);
 		ev_timer_start(c->loop, &req->timer);
+	}
+}
+
+bool
+ctl_still_held(const psb_controller_t *c, const ctl_req_t *req,
+        const psb_sandbox_t *sb)
+{
+	switch (req->method) {
+	case PSB_M_STATUS: return (sb != NULL && sb->awaiting_probe);
+	case PSB_M_LIST: return (c->awaiting_probe > 0);
+	default: return (true);
+	}
+}
+
+void
+ctl_release_gated(psb_controller_t *c, int code, const char *msg)
+{
+	while (c->gated != NULL) {
+		ctl_reply(c, c->gated, code, msg, NULL);
 	}
 }

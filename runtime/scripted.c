@@ -476,30 +476,81 @@ scr_op_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 // ---- the ops table ------------------------------------------------------
 
+// scr_rule_add puts a rule in front of s's rules (newer rules first).
+static void
+scr_rule_add(scripted_t *s, psb_rt_op_t op, const char *id,
+        psb_script_how_t how, uint32_t delay_ms, int times)
+{
+	scr_rule_t *r = xcalloc(1, sizeof(*r));
+
+	r->op       = op;
+	r->id       = id != NULL ? xstrdup(id) : NULL;
+	r->how      = how;
+	r->delay_ms = delay_ms;
+	r->times    = times < 0 ? -1 : times;
+	r->next     = s->rules;
+	s->rules    = r;
+}
+
+// scr_option applies one "key=value" of the options string (len bytes
+// at opt): world=PATH, probe_delay_ms=N (every probe answers N ms late,
+// so that a daemon's answers during recovery can be tested end to end).
+static int
+scr_option(scripted_t *s, const char *opt, size_t len, psb_error_t *err)
+{
+	unsigned long ms = 0;
+	size_t        i;
+
+	if (len > 6 && strncmp(opt, "world=", 6) == 0 &&
+	        s->world_path == NULL) {
+		s->world_path = xstrndup(opt + 6, len - 6);
+		return (0);
+	}
+	if (len > 15 && strncmp(opt, "probe_delay_ms=", 15) == 0) {
+		// Digits only: strtoul would take "-1".
+		for (i = 15; i < len && opt[i] >= '0' && opt[i] <= '9' &&
+		             ms <= 3600000;
+		        i++) {
+			ms = ms * 10 + (unsigned long)(opt[i] - '0');
+		}
+		if (i == len && ms <= 3600000) {
+			scr_rule_add(s, PSB_RTOP_PROBE, NULL, PSB_SCRIPT_OK,
+			        (uint32_t)ms, -1);
+			return (0);
+		}
+	}
+	return (psb_error_make(err, PSB_EINVAL,
+	        "scripted runtime: bad option \"%.*s\" (known: world=PATH, "
+	        "probe_delay_ms=0-3600000)",
+	        (int)len, opt));
+}
+
 static int
 scr_init(psb_runtime_t *rt, const char *options, void **impl, psb_error_t *err)
 {
 	scripted_t *s;
+	const char *o  = options != NULL ? options : "";
+	int         rv = 0;
 
-	if (options != NULL && options[0] != '\0' &&
-	        (strncmp(options, "world=", 6) != 0 || options[6] == '\0')) {
-		return (psb_error_make(err, PSB_EINVAL,
-		        "scripted runtime: unknown option \"%s\" (known: "
-		        "world=PATH)",
-		        options));
-	}
 	s        = xcalloc(1, sizeof(*s));
 	s->magic = SCR_MAGIC;
 	s->rt    = rt;
 	s->loop  = psb_runtime_loop(rt);
-	if (options != NULL && options[0] != '\0') {
-		s->world_path = xstrdup(options + 6);
-		if (scr_world_load(s, err) != 0) {
-			free(s->world_path);
-			free(s->tasks);
-			free(s);
-			return (err != NULL ? err->code : PSB_EINVAL);
-		}
+	while (rv == 0 && *o != '\0') {
+		size_t n = strcspn(o, ",");
+
+		rv = scr_option(s, o, n, err);
+		o += n + (o[n] == ',');
+	}
+	if (rv == 0 && s->world_path != NULL) {
+		rv = scr_world_load(s, err);
+	}
+	if (rv != 0) {
+		scr_rules_clear(s);
+		free(s->world_path);
+		free(s->tasks);
+		free(s);
+		return (rv);
 	}
 	*impl = s;
 	return (0);
@@ -613,20 +664,10 @@ void
 psb_scripted_script(psb_runtime_t *rt, psb_rt_op_t op, const char *id,
         psb_script_how_t how, uint32_t delay_ms, int times)
 {
-	scripted_t *s = scr_get(rt);
-	scr_rule_t *r;
-
 	if (times == 0 || (unsigned)op >= PSB_RTOP_COUNT) {
 		return;
 	}
-	r           = xcalloc(1, sizeof(*r));
-	r->op       = op;
-	r->id       = id != NULL ? xstrdup(id) : NULL;
-	r->how      = how;
-	r->delay_ms = delay_ms;
-	r->times    = times < 0 ? -1 : times;
-	r->next     = s->rules;
-	s->rules    = r;
+	scr_rule_add(scr_get(rt), op, id, how, delay_ms, times);
 }
 
 void

@@ -231,8 +231,9 @@ test_wanted_shutdown_survives(void **state)
 static void
 test_hung_probe_has_a_deadline(void **state)
 {
-	fx_t    *fx = fx_new("probe-deadline");
-	uint64_t t0;
+	fx_t      *fx = fx_new("probe-deadline");
+	fx_call_t *held;
+	uint64_t   t0;
 
 	fx->opts.probe_timeout_ms = 150;
 	fx->opts.reprobe_ms       = 60000; // only the late answer settles it
@@ -248,13 +249,18 @@ test_hung_probe_has_a_deadline(void **state)
 	        fx->rt, PSB_RTOP_PROBE, "hung", PSB_SCRIPT_HANG, 0, 1);
 	t0 = psb_now_ns();
 	fx_start(fx, NULL);
+	held = fx_req(fx, PSB_M_STATUS, "hung");
 	assert_true(fx_until(fx, "fine", PSB_ST_READY));
-	assert_int_equal(fx_state(fx, "hung"), PSB_ST_READY); // as recorded
+	// Its Status is not answered from the row: it waits for the probe.
+	assert_false(held->done);
 	assert_false(fx_is_recovered(fx));
 	assert_true(psb_test_run_until(fx->loop, fx_is_recovered, fx, 5000));
 	// Not before its deadline, and not much after.
 	assert_true(psb_now_ns() - t0 >= 140 * 1000000ULL);
 	assert_true(psb_now_ns() - t0 < 2000 * 1000000ULL);
+	fx_wait(fx, held);
+	assert_int_equal(held->code, 0);
+	assert_int_equal(held->state, PSB_ST_UNKNOWN);
 	assert_int_equal(fx_state(fx, "hung"), PSB_ST_UNKNOWN);
 	assert_int_equal(fx_state(fx, "fine"), PSB_ST_READY);
 	// The late answer: running after all.
@@ -262,6 +268,115 @@ test_hung_probe_has_a_deadline(void **state)
 	assert_int_equal(psb_scripted_release(fx->rt, PSB_SCRIPT_OK), 1);
 	assert_true(fx_until(fx, "hung", PSB_ST_READY));
 	assert_int_equal(fx_do(fx, PSB_M_STATUS, "hung")->pid, 51);
+	fx_free(fx);
+}
+
+// After a restart a loaded row is what was true before it: a pause that
+// died while the daemon was down must never be reported READY. Status of
+// such a sandbox and List are held until its first probe has answered.
+static void
+test_reads_wait_for_the_first_probe(void **state)
+{
+	fx_t      *fx = fx_new("probe-hold");
+	fx_call_t *st, *st2, *list, *verbose, *gone, *wait;
+	uint64_t   t0;
+
+	put_row(fx->db, "died", PSB_ST_READY);
+	put_row(fx->db, "lives", PSB_ST_READY);
+	put_row(fx->db, "removed", PSB_ST_EXITED);
+	fx->loop = ev_loop_new(EVFLAG_AUTO);
+	assert_int_equal(psb_runtime_open("scripted", fx->loop, NULL, &fx->rt,
+	                         &(psb_error_t)PSB_ERROR_INIT),
+	        0);
+	psb_scripted_set_task(fx->rt, "lives", 1, PSB_FAKE_RUNNING, 61, 0);
+	// "died" has no task; the answers come late.
+	psb_scripted_script(
+	        fx->rt, PSB_RTOP_PROBE, NULL, PSB_SCRIPT_OK, 200, -1);
+	psb_scripted_script(
+	        fx->rt, PSB_RTOP_PROBE, "removed", PSB_SCRIPT_HANG, 0, 1);
+	t0 = psb_now_ns();
+	fx_start(fx, NULL);
+	st   = fx_req(fx, PSB_M_STATUS, "died");
+	list = fx_req(fx, PSB_M_LIST, NULL);
+	{
+		psb_request_t r = {0};
+
+		r.method     = PSB_M_STATUS;
+		r.sandbox_id = "lives";
+		r.verbose    = true;
+		verbose      = fx_submit(fx, &r);
+	}
+	wait = fx_req(fx, PSB_M_WAIT, "removed"); // exit recorded: at once
+	gone = fx_req(fx, PSB_M_STATUS, "removed");
+	fx_wait(fx, wait);
+	assert_int_equal(wait->exit_status, 1);
+	assert_false(st->done);
+	assert_false(list->done);
+	assert_false(verbose->done);
+	// Shutdown of a sandbox whose probe hangs: its held Status learns
+	// it is gone, and recovery no longer waits for it.
+	assert_int_equal(fx_do(fx, PSB_M_SHUTDOWN, "removed")->code, 0);
+	assert_true(gone->done);
+	assert_int_equal(gone->code, PSB_ENOENT);
+	fx_wait(fx, st);
+	assert_true(psb_now_ns() - t0 >= 190 * 1000000ULL);
+	assert_int_equal(st->code, 0);
+	assert_int_equal(st->state, PSB_ST_EXITED);
+	assert_int_equal(st->exit_status, 255);
+	fx_wait(fx, verbose);
+	assert_int_equal(verbose->state, PSB_ST_READY);
+	assert_int_equal(verbose->pid, 61);
+	assert_non_null(strstr(verbose->info, "\"pid\""));
+	fx_wait(fx, list);
+	assert_int_equal(list->code, 0);
+	assert_int_equal(list->list_len, 2);
+	assert_true(fx_is_recovered(fx));
+	// From now on reads are answered at once.
+	st2 = fx_req(fx, PSB_M_STATUS, "died");
+	assert_true(psb_test_run_until(fx->loop, fx_call_done, st2, 50));
+	assert_int_equal(st2->state, PSB_ST_EXITED);
+	assert_int_equal(psb_scripted_release(fx->rt, PSB_SCRIPT_OK), 1);
+	fx_free(fx);
+}
+
+// A client that goes away while its read is held is answered CANCELLED
+// at once, and a daemon that drains answers the rest UNAVAILABLE.
+static void
+test_held_reads_cancel_and_drain(void **state)
+{
+	fx_t         *fx = fx_new("probe-hold-cancel");
+	fx_call_t    *st, *list, *list2;
+	psb_request_t r = {0};
+	uint64_t      tok;
+
+	put_row(fx->db, "sb", PSB_ST_READY);
+	fx->loop = ev_loop_new(EVFLAG_AUTO);
+	assert_int_equal(psb_runtime_open("scripted", fx->loop, NULL, &fx->rt,
+	                         &(psb_error_t)PSB_ERROR_INIT),
+	        0);
+	psb_scripted_script(
+	        fx->rt, PSB_RTOP_PROBE, "sb", PSB_SCRIPT_HANG, 0, 1);
+	fx_start(fx, NULL);
+	r.method = PSB_M_LIST;
+	list     = &fx->calls[fx->ncalls++];
+	memset(list, 0, sizeof(*list));
+	list->fx = fx;
+	tok      = psb_controller_submit(fx->c, &r, fx_reply_cb, list);
+	list2    = fx_req(fx, PSB_M_LIST, NULL);
+	st       = fx_req(fx, PSB_M_STATUS, "sb");
+	psb_test_run_for(fx->loop, 20);
+	assert_false(list->done);
+	psb_controller_cancel(fx->c, tok);
+	assert_true(list->done);
+	assert_int_equal(list->code, PSB_ECANCELED);
+	assert_false(list2->done);
+	assert_false(st->done);
+	psb_controller_drain(fx->c);
+	assert_true(list2->done);
+	assert_int_equal(list2->code, PSB_EUNAVAIL);
+	assert_true(st->done);
+	assert_int_equal(st->code, PSB_EUNAVAIL);
+	assert_int_equal(psb_scripted_release(fx->rt, PSB_SCRIPT_OK), 1);
 	fx_free(fx);
 }
 
@@ -335,6 +450,8 @@ main(void)
 	        cmocka_unit_test(test_every_state_against_every_answer),
 	        cmocka_unit_test(test_unreachable_then_reachable),
 	        cmocka_unit_test(test_hung_probe_has_a_deadline),
+	        cmocka_unit_test(test_reads_wait_for_the_first_probe),
+	        cmocka_unit_test(test_held_reads_cancel_and_drain),
 	        cmocka_unit_test(test_wanted_shutdown_survives),
 	        cmocka_unit_test(test_recovered_sandbox_lives_on),
 	        cmocka_unit_test(test_recover_many),

@@ -579,6 +579,23 @@ test_open_errors(void **state)
 	assert_null(rt);
 	assert_non_null(strstr(err.msg, "bogus"));
 	psb_error_release(&err);
+	// probe_delay_ms takes digits only, and world= a path.
+	static const char *const bad[] = {"probe_delay_ms=-1",
+	        "probe_delay_ms=", "probe_delay_ms=9999999",
+	        "world=", "probe_delay_ms=5,bogus=1"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(psb_runtime_open("scripted", fx->loop, bad[i],
+		                         &rt, &err),
+		        PSB_EINVAL);
+		assert_null(rt);
+		assert_non_null(strstr(err.msg, "bad option"));
+		psb_error_release(&err);
+	}
+	assert_int_equal(psb_runtime_open("scripted", fx->loop,
+	                         "probe_delay_ms=5", &rt, &err),
+	        0);
+	psb_runtime_close(rt);
+	rt = NULL;
 
 	assert_int_equal(
 	        psb_runtime_open("scripted", fx->loop, "", &rt, &err), 0);
