@@ -10,7 +10,9 @@
 //
 // Threads: aio and pipe callbacks run on nng's threads. They only append
 // to a mutex-protected queue and ev_async_send; everything else (slots,
-// counters, the dispatcher) is touched on the loop thread only.
+// counters, the dispatcher) is touched on the loop thread only. The one
+// exception, srv_pub_pipe_cb, only reads fields that are set before the
+// listeners start and never change.
 //
 // Message size: nng itself drops a message larger than NNG_OPT_RECVMAXSZ
 // (and, on ipc, closes the pipe) without telling us, so RECVMAXSZ is set to
@@ -83,6 +85,7 @@ struct psb_server {
 	bool            rep_open;
 	bool            pub_open;
 	bool            rep_nocred; // tcp/inproc: no peer credentials
+	bool            pub_nocred; // the same for the events socket
 	size_t          max_msg;
 	uint32_t        contexts;
 	uint32_t        allow_uids[PSB_MAX_IDS + 2];
@@ -720,12 +723,47 @@ srv_open_rep(psb_server_t *s, const psb_server_opts_t *o, const char *url,
 	        &s->rep_nocred, err));
 }
 
+// srv_pub_pipe_cb vets a subscriber before its pipe joins the PUB socket
+// (ADD_PRE): a pipe closed here is never seen by the socket, so not one
+// event is queued for it. Same rules as srv_request, without an answer:
+// a subscriber has nowhere to read one.
+static void
+srv_pub_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	const psb_server_t *s   = arg;
+	uint64_t            uid = UINT64_MAX, gid = UINT64_MAX;
+	int                 rv_u, rv_g;
+
+	(void)ev;
+	// tcp peers have no credentials: --allow-tcp accepts them all (and
+	// inproc peers are this process).
+	if (s->pub_nocred) {
+		return;
+	}
+	rv_u = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid);
+	rv_g = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_GID, &gid);
+	if (rv_u != 0 || rv_g != 0) {
+		psb_log(PSB_LOG_WARN,
+		        "events: refused pipe %u, its credentials could not "
+		        "be read: %s",
+		        (unsigned)nng_pipe_id(p),
+		        nng_strerror(rv_u != 0 ? rv_u : rv_g));
+		nng_pipe_close(p);
+		return;
+	}
+	if (!srv_peer_allowed(s, uid, gid)) {
+		psb_log(PSB_LOG_WARN,
+		        "events: refused a subscriber uid %llu gid %llu",
+		        (unsigned long long)uid, (unsigned long long)gid);
+		nng_pipe_close(p);
+	}
+}
+
 static int
 srv_open_pub(psb_server_t *s, const psb_server_opts_t *o, const char *url,
         uint32_t mode, psb_error_t *err)
 {
-	bool tcp;
-	int  rv;
+	int rv;
 
 	if ((rv = nng_pub0_open(&s->pub)) != 0) {
 		return (psb_error_make(err, PSB_EINTERNAL,
@@ -736,8 +774,16 @@ srv_open_pub(psb_server_t *s, const psb_server_opts_t *o, const char *url,
 	// Per-subscriber queue: one tick may publish a burst (recovery of
 	// many sandboxes); nng's default of 16 would drop most of it.
 	nng_socket_set_int(s->pub, NNG_OPT_SENDBUF, SRV_PUB_QUEUE);
-	return (srv_listen(
-	        s->pub, url, mode, o->allow_tcp, &s->pub_l, &tcp, err));
+	// Registered before the listener starts, so no subscriber gets in
+	// unchecked; the allow lists are already filled (psb_server_start).
+	if ((rv = nng_pipe_notify(
+	             s->pub, NNG_PIPE_EV_ADD_PRE, srv_pub_pipe_cb, s)) != 0) {
+		return (psb_error_make(err, PSB_EINTERNAL,
+		        "cannot configure the events socket: %s",
+		        nng_strerror(rv)));
+	}
+	return (srv_listen(s->pub, url, mode, o->allow_tcp, &s->pub_l,
+	        &s->pub_nocred, err));
 }
 
 int
@@ -759,7 +805,8 @@ psb_server_start(struct ev_loop *loop, const psb_dispatch_t *dispatch,
 	                                  : PSB_SERVER_DEFAULT_MAX_MSG;
 	s->contexts = opts->contexts ? opts->contexts : SRV_DEFAULT_CONTEXTS;
 	// Root and the daemon's own user are always allowed; the lists add
-	// to them (an empty uid list means root only).
+	// to them (an empty uid list means root only). Filled before any
+	// listener starts: srv_pub_pipe_cb reads them on nng's threads.
 	s->allow_uids[s->n_uids++] = 0;
 	if (geteuid() != 0) {
 		s->allow_uids[s->n_uids++] = (uint32_t)geteuid();
@@ -920,6 +967,7 @@ psb_server_free(psb_server_t *s)
 		nng_close(s->rep);
 	}
 	if (s->pub_open) {
+		nng_pipe_notify(s->pub, NNG_PIPE_EV_ADD_PRE, NULL, NULL);
 		nng_close(s->pub);
 	}
 	pthread_mutex_lock(&s->mtx);

@@ -8,13 +8,15 @@
 //
 // Run with "--peer-client URL EXPECT" this binary is the unprivileged
 // client of the credentials test (fork + setuid + exec, because nng's
-// threads make a forked child without exec unsafe).
+// threads make a forked child without exec unsafe); with
+// "--events-client URL FD WANT" it is the unprivileged subscriber.
 //
 
 #include "tests/harness/testing.h"
 
 #include <errno.h>
 #include <ev.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
@@ -30,6 +32,7 @@
 #include <unistd.h>
 
 #include "core/base/alloc.h"
+#include "core/base/log.h"
 #include "podsandbox.pb-c.h"
 #include "transport/server.h"
 
@@ -1047,6 +1050,233 @@ test_publish(void **state)
 	fx_teardown(&f);
 }
 
+// ---- events: peer credentials ----
+
+// events_client is the child: it subscribes as nobody, writes 'D' to fd
+// once dialled and 'E' on its first event. want 0: no event may come
+// within the receive timeout (the server closes a refused pipe before it
+// joins the socket); want 1: one must.
+static int
+events_client(const char *url, int fd, int want)
+{
+	Podsandbox__V1__Event *e;
+	nng_socket             s;
+	nng_msg               *m;
+	int                    rv;
+
+	if ((rv = nng_sub0_open(&s)) != 0 ||
+	        (rv = nng_socket_set(s, NNG_OPT_SUB_SUBSCRIBE, "", 0)) != 0 ||
+	        (rv = nng_socket_set_ms(s, NNG_OPT_RECVTIMEO,
+	                 (nng_duration)(1000 *
+	                                psb_test_timeout_multiplier()))) !=
+	                0) {
+		fprintf(stderr, "events client: %s\n", nng_strerror(rv));
+		return (2);
+	}
+	// The dial succeeds either way: the server refuses the pipe only
+	// after the handshake, and closes it.
+	if ((rv = nng_dial(s, url, NULL, 0)) != 0) {
+		fprintf(stderr, "events client: dial: %s\n", nng_strerror(rv));
+		return (2);
+	}
+	if (write(fd, "D", 1) != 1) {
+		return (2);
+	}
+	if ((rv = nng_recvmsg(s, &m, 0)) != 0) {
+		nng_close(s);
+		if (want) {
+			fprintf(stderr, "events client: no event: %s\n",
+			        nng_strerror(rv));
+			return (1);
+		}
+		return (rv == NNG_ETIMEDOUT || rv == NNG_ECLOSED ? 0 : 1);
+	}
+	if (write(fd, "E", 1) != 1) {
+		return (2);
+	}
+	e = podsandbox__v1__event__unpack(
+	        NULL, nng_msg_len(m), nng_msg_body(m));
+	nng_msg_free(m);
+	nng_close(s);
+	if (!want) {
+		fprintf(stderr, "events client: uid %u received seq %llu\n",
+		        (unsigned)getuid(),
+		        e ? (unsigned long long)e->seq : 0ULL);
+	}
+	if (e != NULL) {
+		podsandbox__v1__event__free_unpacked(e, NULL);
+	}
+	return (want ? 0 : 1);
+}
+
+typedef struct child_pipe {
+	int  fd; // read end, non-blocking
+	char want;
+	bool seen;
+	bool eof;
+} child_pipe;
+
+// child_said is true once the child wrote cp->want (or closed the pipe:
+// it died, and its exit status tells why).
+static bool
+child_said(void *arg)
+{
+	child_pipe *cp = arg;
+	char        c;
+	ssize_t     n;
+
+	while (!cp->seen && !cp->eof) {
+		if ((n = read(cp->fd, &c, 1)) == 1) {
+			cp->seen = c == cp->want;
+		} else if (n == 0) {
+			cp->eof = true;
+		} else {
+			break; // EAGAIN: nothing yet
+		}
+	}
+	return (cp->seen || cp->eof);
+}
+
+static void
+events_tr(psb_transition_t *tr)
+{
+	memset(tr, 0, sizeof(*tr));
+	tr->sandbox_id  = "sb-ev";
+	tr->from        = PSB_ST_CREATED;
+	tr->to          = PSB_ST_STARTING;
+	tr->event       = PSB_EV_START;
+	tr->exit_status = -1;
+}
+
+// events_as_nobody runs this binary as a uid/gid 65534 subscriber to
+// f's events socket. want 0: a root subscriber gets every event published
+// meanwhile and nobody gets none; want 1: nobody gets one.
+static void
+events_as_nobody(fx *f, int want)
+{
+	child_state      c = {0};
+	child_pipe       cp;
+	sub_job          sj = {0};
+	psb_transition_t tr;
+	pthread_t        t;
+	int              pfd[2];
+	char             fds[16], wants[16];
+
+	events_tr(&tr);
+	assert_int_equal(pipe(pfd), 0);
+	assert_int_equal(fcntl(pfd[0], F_SETFL, O_NONBLOCK), 0);
+	snprintf(fds, sizeof(fds), "%d", pfd[1]);
+	snprintf(wants, sizeof(wants), "%d", want);
+	c.pid = fork();
+	assert_true(c.pid >= 0);
+	if (c.pid == 0) {
+		close(pfd[0]);
+		if (setgroups(0, NULL) != 0 || setgid(NOBODY) != 0 ||
+		        setuid(NOBODY) != 0) {
+			_exit(3);
+		}
+		execl("/proc/self/exe", "server_test", "--events-client",
+		        f->events, fds, wants, (char *)NULL);
+		_exit(4);
+	}
+	close(pfd[1]);
+	cp = (child_pipe) {pfd[0], 'D', false, false};
+	assert_true(poll_until(f, child_said, &cp, 20000));
+
+	if (want) {
+		// Its pipe may join a moment after its dial returns: publish
+		// until it says it got one (or gives up and exits).
+		cp = (child_pipe) {pfd[0], 'E', false, false};
+		for (int i = 0; i < 500 && !child_said(&cp); i++) {
+			psb_server_publish(f->srv, &tr);
+			psb_test_run_for(f->loop, 10);
+		}
+		assert_true(cp.seen);
+	} else {
+		// A root subscriber, dialled after nobody's, warms up and then
+		// gets all EVENTS; nobody's receive times out meanwhile.
+		sj.url = f->events;
+		assert_int_equal(pthread_create(&t, NULL, sub_main, &sj), 0);
+		for (int i = 0; i < 500 && atomic_load(&sj.warm) == 0; i++) {
+			psb_server_publish(f->srv, &tr);
+			psb_test_run_for(f->loop, 10);
+		}
+		assert_true(atomic_load(&sj.warm) > 0);
+		for (uint64_t seq = 1; seq <= EVENTS; seq++) {
+			tr.seq = seq;
+			psb_server_publish(f->srv, &tr);
+		}
+		while (pthread_tryjoin_np(t, NULL) == EBUSY) {
+			psb_test_run_for(f->loop, 5);
+		}
+		assert_int_equal(sj.got, EVENTS);
+		assert_true(sj.in_order);
+	}
+	assert_true(poll_until(f, child_done, &c, 20000));
+	close(pfd[0]);
+	assert_true(WIFEXITED(c.status));
+	assert_int_equal(WEXITSTATUS(c.status), 0);
+}
+
+// log_has is true if the file at path contains needle.
+static bool
+log_has(const char *path, const char *needle)
+{
+	char   buf[16384];
+	FILE  *fp = fopen(path, "r");
+	size_t n;
+
+	if (fp == NULL) {
+		return (false);
+	}
+	n      = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	return (strstr(buf, needle) != NULL);
+}
+
+static void
+test_events_credentials(void **state)
+{
+	fx          f;
+	const char *logp;
+	int         fd;
+
+	(void)state;
+	if (geteuid() != 0) {
+		skip();
+	}
+	fx_setup(&f, "srv-evcred", 0755);
+	f.opts.socket_mode = 0666; // world-connectable
+	// Capture the server's log (no other thread logs until fx_start).
+	logp = psb_test_path("server.log");
+	fd   = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	psb_log_setup(PSB_LOG_INFO, PSB_LOG_TEXT, fd);
+	fx_start(&f);
+	events_as_nobody(&f, 0);
+	psb_server_free(f.srv);
+	psb_log_setup(PSB_LOG_INFO, PSB_LOG_TEXT, STDERR_FILENO);
+	close(fd);
+	if (!log_has(logp, "events: refused a subscriber uid 65534")) {
+		fail_msg("no refusal logged in %s", logp);
+	}
+
+	// The same allow-list as the API: by uid, then by primary gid.
+	f.opts.allow_uids[0] = NOBODY;
+	f.opts.n_allow_uids  = 1;
+	fx_start(&f);
+	events_as_nobody(&f, 1);
+	psb_server_free(f.srv);
+
+	f.opts.n_allow_uids  = 0;
+	f.opts.allow_gids[0] = NOBODY;
+	f.opts.n_allow_gids  = 1;
+	fx_start(&f);
+	events_as_nobody(&f, 1);
+	fx_teardown(&f);
+}
+
 // ---- shutdown ----
 
 static void
@@ -1107,11 +1337,15 @@ main(int argc, char **argv)
 	        cmocka_unit_test(test_disconnect_cancels),
 	        cmocka_unit_test(test_peer_credentials),
 	        cmocka_unit_test(test_publish),
+	        cmocka_unit_test(test_events_credentials),
 	        cmocka_unit_test(test_stop_then_free),
 	};
 
 	if (argc == 4 && strcmp(argv[1], "--peer-client") == 0) {
 		return (peer_client(argv[2], atoi(argv[3])));
+	}
+	if (argc == 5 && strcmp(argv[1], "--events-client") == 0) {
+		return (events_client(argv[2], atoi(argv[3]), atoi(argv[4])));
 	}
 	return (cmocka_run_group_tests(tests, NULL, NULL));
 }
