@@ -110,7 +110,8 @@ static const cfg_key cfg_keys[] = {
                 CFG_IDS, offsetof(psb_config_t, allow_gids), 0,
                 UINT32_MAX - 1},
         {"max_message_bytes", "max-message-bytes", "N",
-                "largest request accepted (larger: RESOURCE_EXHAUSTED)",
+                "largest request accepted (larger: RESOURCE_EXHAUSTED; "
+                "over 4 times this, the connection is dropped unanswered)",
                 CFG_U32, offsetof(psb_config_t, max_message_bytes), 1024,
                 67108864},
         {"allow_tcp", "allow-tcp", NULL,
