@@ -30,6 +30,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/transport/ipc/ipc.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,12 +42,14 @@
 
 #include "core/base/alloc.h"
 #include "core/base/cleanup.h"
+#include "core/base/clock.h"
 #include "core/base/log.h"
 #include "transport/codec.h"
 
 #define SRV_DEFAULT_MODE     0660
 #define SRV_DEFAULT_CONTEXTS 16
 #define SRV_RECV_SLACK       4 // RECVMAXSZ = SRV_RECV_SLACK * max_msg_bytes
+#define SRV_REFUSED_LOG_NS   (10 * 1000000000LL)
 #define SRV_DEAD_PIPES       256
 #define SRV_PUB_QUEUE        1024 // messages queued per subscriber
 #define SRV_FLUSH_MS \
@@ -86,27 +89,31 @@ struct psb_server {
 	bool            pub_open;
 	bool            rep_nocred; // tcp/inproc: no peer credentials
 	bool            pub_nocred; // the same for the events socket
-	size_t          max_msg;
-	uint32_t        contexts;
-	uint32_t        allow_uids[PSB_MAX_IDS + 2];
-	size_t          n_uids;
-	uint32_t        allow_gids[PSB_MAX_IDS];
-	size_t          n_gids;
-	bool            stopped; // no new requests are dispatched
-	bool            closing; // psb_server_free is running
-	ev_async        async;
-	srv_slot       *all;
-	srv_slot       *idle;
-	uint32_t        nrecv, nsend, nheld, nidle;
-	uint32_t        dead[SRV_DEAD_PIPES]; // recently removed pipes
-	size_t          dead_next;
-	pthread_mutex_t mtx; // guards everything below
-	pthread_cond_t  cv;  // signalled on every completion
-	srv_slot       *q_head;
-	srv_slot       *q_tail;
-	uint32_t       *gone;
-	size_t          n_gone, cap_gone;
-	bool            pipes_off; // stop queueing pipe events
+	// Refused subscribers, counted on nng's threads: a refused dialer
+	// retries every ~100 ms, so its refusals are logged once a period.
+	atomic_uint_fast64_t pub_refused;
+	atomic_int_fast64_t  pub_warn_due; // psb_mono_ns of the next log line
+	size_t               max_msg;
+	uint32_t             contexts;
+	uint32_t             allow_uids[PSB_MAX_IDS + 2];
+	size_t               n_uids;
+	uint32_t             allow_gids[PSB_MAX_IDS];
+	size_t               n_gids;
+	bool                 stopped; // no new requests are dispatched
+	bool                 closing; // psb_server_free is running
+	ev_async             async;
+	srv_slot            *all;
+	srv_slot            *idle;
+	uint32_t             nrecv, nsend, nheld, nidle;
+	uint32_t             dead[SRV_DEAD_PIPES]; // recently removed pipes
+	size_t               dead_next;
+	pthread_mutex_t      mtx; // guards everything below
+	pthread_cond_t       cv;  // signalled on every completion
+	srv_slot            *q_head;
+	srv_slot            *q_tail;
+	uint32_t            *gone;
+	size_t               n_gone, cap_gone;
+	bool                 pipes_off; // stop queueing pipe events
 };
 
 static void srv_recycle(psb_server_t *s, srv_slot *sl);
@@ -727,12 +734,33 @@ srv_open_rep(psb_server_t *s, const psb_server_opts_t *o, const char *url,
 // (ADD_PRE): a pipe closed here is never seen by the socket, so not one
 // event is queued for it. Same rules as srv_request, without an answer:
 // a subscriber has nowhere to read one.
+// srv_pub_refused closes p and logs it, at most once per
+// SRV_REFUSED_LOG_NS with the number refused meanwhile.
+static void
+srv_pub_refused(psb_server_t *s, nng_pipe p, const char *why)
+{
+	uint64_t n   = atomic_fetch_add(&s->pub_refused, 1) + 1;
+	int64_t  now = psb_mono_ns();
+	int64_t  due = atomic_load(&s->pub_warn_due);
+
+	nng_pipe_close(p);
+	if (now >= due && atomic_compare_exchange_strong(&s->pub_warn_due,
+	                          &due, now + SRV_REFUSED_LOG_NS)) {
+		psb_log(PSB_LOG_WARN,
+		        "events: refused a subscriber: %s (%llu refused so "
+		        "far; logged at most every %d s)",
+		        why, (unsigned long long)n,
+		        (int)(SRV_REFUSED_LOG_NS / 1000000000));
+	}
+}
+
 static void
 srv_pub_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
-	const psb_server_t *s   = arg;
-	uint64_t            uid = UINT64_MAX, gid = UINT64_MAX;
-	int                 rv_u, rv_g;
+	psb_server_t *s   = arg;
+	uint64_t      uid = UINT64_MAX, gid = UINT64_MAX;
+	int           rv_u, rv_g;
+	char          why[96];
 
 	(void)ev;
 	// tcp peers have no credentials: --allow-tcp accepts them all (and
@@ -743,19 +771,16 @@ srv_pub_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	rv_u = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid);
 	rv_g = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_GID, &gid);
 	if (rv_u != 0 || rv_g != 0) {
-		psb_log(PSB_LOG_WARN,
-		        "events: refused pipe %u, its credentials could not "
-		        "be read: %s",
-		        (unsigned)nng_pipe_id(p),
+		snprintf(why, sizeof(why),
+		        "its credentials could not be read: %s",
 		        nng_strerror(rv_u != 0 ? rv_u : rv_g));
-		nng_pipe_close(p);
+		srv_pub_refused(s, p, why);
 		return;
 	}
 	if (!srv_peer_allowed(s, uid, gid)) {
-		psb_log(PSB_LOG_WARN,
-		        "events: refused a subscriber uid %llu gid %llu",
+		snprintf(why, sizeof(why), "uid %llu gid %llu",
 		        (unsigned long long)uid, (unsigned long long)gid);
-		nng_pipe_close(p);
+		srv_pub_refused(s, p, why);
 	}
 }
 

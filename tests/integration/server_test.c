@@ -1258,7 +1258,7 @@ test_events_credentials(void **state)
 	psb_server_free(f.srv);
 	psb_log_setup(PSB_LOG_INFO, PSB_LOG_TEXT, STDERR_FILENO);
 	close(fd);
-	if (!log_has(logp, "events: refused a subscriber uid 65534")) {
+	if (!log_has(logp, "events: refused a subscriber: uid 65534")) {
 		fail_msg("no refusal logged in %s", logp);
 	}
 
