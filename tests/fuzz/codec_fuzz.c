@@ -88,6 +88,46 @@ fz_status(const psb_request_t *req)
 	free(buf);
 }
 
+// fz_create_again sends the stored config back in a new Create: it must
+// be accepted and stored as the very same bytes (the canonical form is a
+// fixed point, so a client's retry is always "the same config").
+static void
+fz_create_again(const psb_request_t *req)
+{
+	Podsandbox__V1__Request       r = PODSANDBOX__V1__REQUEST__INIT;
+	Podsandbox__V1__CreateRequest cr =
+	        PODSANDBOX__V1__CREATE_REQUEST__INIT;
+	psb_codec_request_t *h = NULL;
+	psb_request_t        again;
+	psb_error_t          err = PSB_ERROR_INIT;
+	uint8_t             *buf;
+	size_t               len;
+
+	cr.sandbox_id = (char *)req->sandbox_id;
+	cr.runtime_handler =
+	        (char *)(req->runtime_handler ? req->runtime_handler : "");
+	cr.config = podsandbox__v1__pod_sandbox_config__unpack(
+	        NULL, req->config_len, req->config);
+	FZ_CHECK(cr.config != NULL);
+	r.method_case = PODSANDBOX__V1__REQUEST__METHOD_CREATE;
+	r.create      = &cr;
+	len           = podsandbox__v1__request__get_packed_size(&r);
+	buf           = malloc(len ? len : 1);
+	FZ_CHECK(buf != NULL);
+	podsandbox__v1__request__pack(&r, buf);
+	if (psb_codec_decode_request(buf, len, &again, &h, &err) != 0) {
+		fprintf(stderr, "codec_fuzz: stored config refused: %s\n",
+		        err.msg);
+		abort();
+	}
+	FZ_CHECK(again.config_len == req->config_len &&
+	         memcmp(again.config, req->config, req->config_len) == 0);
+	FZ_CHECK(strcmp(again.labels, req->labels) == 0);
+	psb_codec_request_free(h);
+	free(buf);
+	podsandbox__v1__pod_sandbox_config__free_unpacked(cr.config, NULL);
+}
+
 static void
 fz_create(const psb_request_t *req)
 {
@@ -119,6 +159,7 @@ fz_create(const psb_request_t *req)
 	psb_pbjson_config_free(cfg);
 	json_decref(shown);
 	fz_status(req);
+	fz_create_again(req);
 }
 
 static void
