@@ -18,7 +18,8 @@
 // (and, on ipc, closes the pipe) without telling us, so RECVMAXSZ is set to
 // 4 x max_msg_bytes and requests between max_msg_bytes and that get a
 // RESOURCE_EXHAUSTED reply. Beyond 4 x the limit the client sees its
-// connection dropped and no reply (its receive timeout decides).
+// connection dropped and no reply: an nng REQ with resend off (as
+// docs/api.md asks) fails the receive with NNG_ECONNRESET at once.
 //
 
 #include "transport/server.h"

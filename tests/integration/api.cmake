@@ -19,3 +19,13 @@ add_test(NAME integration.pkgconfig
 set_tests_properties(integration.pkgconfig PROPERTIES
   LABELS integration TIMEOUT ${t}
   ENVIRONMENT "PSB_TEST_TMPDIR=${CMAKE_CURRENT_BINARY_DIR}")
+
+# The same daemon spoken to in raw protobuf bytes over a raw nng REQ/SUB
+# socket: neither libpodsandbox nor protobuf-c on the client side.
+add_executable(wire_test ${CMAKE_CURRENT_SOURCE_DIR}/wire_test.c)
+target_link_libraries(wire_test PRIVATE psb_testing nng::nng)
+math(EXPR t_wire "120 * ${PSB_TEST_TIMEOUT_MULTIPLIER}")
+add_test(NAME integration.wire COMMAND wire_test $<TARGET_FILE:podsandboxd>)
+set_tests_properties(integration.wire PROPERTIES
+  LABELS integration TIMEOUT ${t_wire}
+  ENVIRONMENT "PSB_TEST_TMPDIR=${CMAKE_CURRENT_BINARY_DIR}")
