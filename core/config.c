@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/base/alloc.h"
-#include "core/base/cleanup.h"
+#include "base/alloc.h"
+#include "base/cleanup.h"
 
 typedef enum cfg_kind {
 	CFG_PATH,   // non-empty string

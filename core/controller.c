@@ -23,10 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/base/alloc.h"
-#include "core/base/cleanup.h"
-#include "core/base/clock.h"
-#include "core/base/log.h"
+#include "base/alloc.h"
+#include "base/cleanup.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "core/controller_int.h"
 #include "transport/codec.h"
 

@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/base/error.h"
+#include "base/error.h"
 #include "fsm/fsm.h"
 #include "persistence/store.h"
 #include "runtime/runtime.h"

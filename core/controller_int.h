@@ -8,7 +8,7 @@
 
 #include <ev.h>
 
-#include "core/base/map.h"
+#include "base/map.h"
 #include "core/controller.h"
 
 typedef struct ctl_req     ctl_req_t;

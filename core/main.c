@@ -16,14 +16,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/base/alloc.h"
-#include "core/base/cleanup.h"
-#include "core/base/error.h"
-#include "core/base/log.h"
+#include "base/alloc.h"
+#include "base/cleanup.h"
+#include "base/error.h"
+#include "base/failpoint.h"
+#include "base/log.h"
 #include "core/config.h"
 #include "core/controller.h"
 #include "persistence/store.h"
-#include "runtime/failpoint.h"
 #include "runtime/runtime.h"
 #include "transport/server.h"
 

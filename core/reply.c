@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/base/alloc.h"
-#include "core/base/clock.h"
-#include "core/base/log.h"
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "core/controller_int.h"
 
 static const char *const method_names[PSB_M_COUNT] = {

@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/base/error.h"
+#include "base/error.h"
 
 typedef struct fsm_cell {
 	psb_fsm_rule_t alt[PSB_FSM_MAX_ALTS];

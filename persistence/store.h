@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/base/error.h"
+#include "base/error.h"
 #include "fsm/fsm.h"
 
 // The schema version this build writes. Version 1 had no `resources`

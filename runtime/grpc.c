@@ -36,10 +36,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "core/base/alloc.h"
-#include "core/base/cleanup.h"
-#include "core/base/log.h"
-#include "runtime/failpoint.h"
+#include "base/alloc.h"
+#include "base/cleanup.h"
+#include "base/failpoint.h"
+#include "base/log.h"
 
 #define GRPC_HDR_LEN      5
 #define GRPC_MAX_MSG_DEF  (16u << 20)

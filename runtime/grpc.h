@@ -38,7 +38,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
-#include "core/base/error.h"
+#include "base/error.h"
 
 struct ev_loop;
 

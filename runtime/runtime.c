@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/base/alloc.h"
-#include "core/base/cleanup.h"
-#include "core/base/goarch.h"
-#include "core/base/log.h"
+#include "base/alloc.h"
+#include "base/cleanup.h"
+#include "base/goarch.h"
+#include "base/log.h"
 #include "runtime/containerd/backend.h"
 #include "runtime/scripted.h"
 

@@ -34,7 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/base/error.h"
+#include "base/error.h"
 #include "fsm/fsm.h"
 
 struct ev_loop;

@@ -17,10 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/base/alloc.h"
-#include "core/base/cleanup.h"
-#include "core/base/clock.h"
-#include "core/base/log.h"
+#include "base/alloc.h"
+#include "base/cleanup.h"
+#include "base/clock.h"
+#include "base/log.h"
 
 #define SCR_ID_MAX    76 // containerd identifier rule, as PSB_ID_MAX
 #define SCR_PID_BASE  40000

@@ -21,8 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/base/alloc.h"
-#include "core/base/cleanup.h"
+#include "base/alloc.h"
+#include "base/cleanup.h"
 #include "fsm/fsm.h"
 #include "podsandbox.pb-c.h"
 #include "transport/config_json.h"

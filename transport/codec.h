@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/base/error.h"
+#include "base/error.h"
 #include "core/controller.h"
 
 // The API version Version reports; bump on incompatible changes.

@@ -14,7 +14,7 @@
 // error path alike.
 //
 // This file is linked into the client library too, so it uses only libc,
-// protobuf-c and jansson (not core/base).
+// protobuf-c and jansson (not base).
 //
 
 #include "transport/config_json.h"

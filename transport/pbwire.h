@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/base/error.h"
+#include "base/error.h"
 
 // The longest field path pbwire writes into an error message.
 #define PSB_PBWIRE_PATH_MAX 256

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/base/alloc.h"
+#include "base/alloc.h"
 
 // An encoded PodSandboxConfig larger than this is refused: it is stored
 // per sandbox and shown by Status, and Kubernetes bounds annotations

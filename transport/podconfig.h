@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "core/base/error.h"
+#include "base/error.h"
 #include "podsandbox.pb-c.h"
 
 // Bytes of a bad value echoed in an error message.

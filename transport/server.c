@@ -41,10 +41,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/base/alloc.h"
-#include "core/base/cleanup.h"
-#include "core/base/clock.h"
-#include "core/base/log.h"
+#include "base/alloc.h"
+#include "base/cleanup.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "transport/codec.h"
 
 #define SRV_DEFAULT_MODE     0660

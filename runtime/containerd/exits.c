@@ -19,8 +19,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "core/base/alloc.h"
-#include "core/base/log.h"
+#include "base/alloc.h"
+#include "base/log.h"
 #include "github.com/containerd/containerd/api/events/task.pb-c.h"
 #include "github.com/containerd/containerd/api/services/events/v1/events.pb-c.h"
 #include "github.com/containerd/containerd/api/services/tasks/v1/tasks.pb-c.h"

@@ -24,10 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/base/alloc.h"
-#include "core/base/cleanup.h"
-#include "core/base/goarch.h"
-#include "core/base/sha256.h"
+#include "base/alloc.h"
+#include "base/cleanup.h"
+#include "base/goarch.h"
+#include "base/sha256.h"
 
 #include "github.com/containerd/containerd/api/services/content/v1/content.pb-c.h"
 #include "github.com/containerd/containerd/api/services/images/v1/images.pb-c.h"

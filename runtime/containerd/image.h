@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/base/error.h"
+#include "base/error.h"
 #include "runtime/grpc.h"
 
 struct ev_loop;

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/base/alloc.h"
-#include "core/base/cleanup.h"
-#include "core/base/log.h"
+#include "base/alloc.h"
+#include "base/cleanup.h"
+#include "base/log.h"
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.pb-c.h"
 #include "github.com/containerd/containerd/api/services/tasks/v1/tasks.pb-c.h"
 #include "runtime/containerd/ctrd.h"

@@ -24,9 +24,9 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "core/base/alloc.h"
-#include "core/base/cleanup.h"
-#include "core/base/goarch.h"
+#include "base/alloc.h"
+#include "base/cleanup.h"
+#include "base/goarch.h"
 
 #define SP_NS_NODE 2 // NamespaceMode NODE (CRI runtime/v1)
 
@@ -511,7 +511,7 @@ sp_process(sp_t *sp)
 
 // ---- security options read before the document is built ----
 
-// Go's GOARCH (core/base/goarch.h) to libseccomp's name for the native
+// Go's GOARCH (base/goarch.h) to libseccomp's name for the native
 // architecture, the key of a profile's archMap.
 static const struct {
 	const char *goarch, *scmp;

@@ -88,7 +88,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/base/error.h"
+#include "base/error.h"
 
 // The RuntimeDefault seccomp profile, from Debian's
 // golang-github-containers-common (scripts/install-deps.sh).

@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/base/error.h"
+#include "base/error.h"
 #include "persistence/store.h"
 
 #define ROUNDS    5

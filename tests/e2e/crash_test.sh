@@ -6,7 +6,7 @@
 #
 # One private containerd (lib.sh) for the whole test; the daemon is
 # started many times on the same --db. A crash point is a test-only
-# failpoint (PSB_FAILPOINT=METHOD[:N], runtime/failpoint.h, docs/testing.md):
+# failpoint (PSB_FAILPOINT=METHOD[:N], base/failpoint.h, docs/testing.md):
 # the daemon raises SIGKILL once the N-th unary gRPC call to METHOD has
 # been answered by containerd and before the daemon takes note of it.
 #

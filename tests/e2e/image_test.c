@@ -22,7 +22,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "core/base/alloc.h"
+#include "base/alloc.h"
 #include "runtime/containerd/image.h"
 #include "runtime/grpc.h"
 

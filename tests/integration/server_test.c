@@ -31,8 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/base/alloc.h"
-#include "core/base/log.h"
+#include "base/alloc.h"
+#include "base/log.h"
 #include "podsandbox.pb-c.h"
 #include "transport/server.h"
 

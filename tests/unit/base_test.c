@@ -1,5 +1,5 @@
 //
-// podsandboxd - core/base: errors, the map, logging, time.
+// podsandboxd - base: errors, the map, logging, time.
 //
 
 #include "tests/harness/testing.h"
@@ -11,11 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/base/alloc.h"
-#include "core/base/clock.h"
-#include "core/base/error.h"
-#include "core/base/log.h"
-#include "core/base/map.h"
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "base/map.h"
 
 static void
 test_error_codes(void **state)

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/base/cleanup.h"
+#include "base/cleanup.h"
 #include "podsandbox.pb-c.h"
 #include "transport/codec.h"
 #include "transport/config_json.h"

@@ -1,5 +1,5 @@
 //
-// podsandboxd - the test-only crash failpoint (runtime/failpoint.h): which
+// podsandboxd - the test-only crash failpoint (base/failpoint.h): which
 // values arm it, which gRPC paths it counts, and that only the N-th hit
 // fires. (psb_failpoint_check's SIGKILL is exercised by e2e.crash.)
 //
@@ -8,7 +8,7 @@
 
 #include <stdlib.h>
 
-#include "runtime/failpoint.h"
+#include "base/failpoint.h"
 
 #define KILL   "/containerd.services.tasks.v1.Tasks/Kill"
 #define START  "/containerd.services.tasks.v1.Tasks/Start"

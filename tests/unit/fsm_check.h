@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/base/error.h"
+#include "base/error.h"
 #include "fsm/fsm.h"
 
 #define ST(x) PSB_ST_##x

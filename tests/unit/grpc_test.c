@@ -20,7 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "core/base/clock.h"
+#include "base/clock.h"
 #include "runtime/grpc.h"
 
 #include "github.com/containerd/containerd/api/events/task.pb-c.h"

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/base/error.h"
+#include "base/error.h"
 #include "runtime/containerd/image.h"
 
 #define L1        \

@@ -6,7 +6,7 @@
 
 #include "tests/unit/ctl_fixture.h"
 
-#include "core/base/clock.h"
+#include "base/clock.h"
 
 typedef enum world {
 	W_RUNNING,

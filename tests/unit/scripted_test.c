@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/base/clock.h"
+#include "base/clock.h"
 #include "runtime/runtime.h"
 #include "runtime/scripted.h"
 

@@ -19,7 +19,7 @@
  * exact bytes written, so nothing can drift between a digest and its blob;
  * GNU tar's output depends on its version and flags; and the JSON goes
  * through jansson like the rest of the project. The ustar writer and
- * SHA-256 (core/base/sha256.c) are small; `--self-test` checks the
+ * SHA-256 (base/sha256.c) are small; `--self-test` checks the
  * latter against known answers.
  */
 #include <errno.h>
@@ -29,8 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/base/goarch.h"
-#include "core/base/sha256.h"
+#include "base/goarch.h"
+#include "base/sha256.h"
 
 #define OCI_MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define OCI_MT_CONFIG   "application/vnd.oci.image.config.v1+json"

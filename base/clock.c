@@ -2,7 +2,7 @@
 // podsandboxd - time helpers.
 //
 
-#include "core/base/clock.h"
+#include "base/clock.h"
 
 #include <stdio.h>
 #include <time.h>

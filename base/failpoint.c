@@ -2,14 +2,14 @@
 // podsandboxd - a crash failpoint for tests (failpoint.h). TEST ONLY.
 //
 
-#include "runtime/failpoint.h"
+#include "base/failpoint.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/base/log.h"
+#include "base/log.h"
 
 #define FP_METHOD_MAX 128
 

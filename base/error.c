@@ -2,13 +2,13 @@
 // podsandboxd - the error contract (see error.h, docs/error-handling.md).
 //
 
-#include "core/base/error.h"
+#include "base/error.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/base/alloc.h"
+#include "base/alloc.h"
 
 static const struct {
 	const char *name;

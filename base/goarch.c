@@ -2,12 +2,12 @@
 // podsandboxd - uname machine names to GOARCH (see goarch.h).
 //
 
-#include "core/base/goarch.h"
+#include "base/goarch.h"
 
 #include <string.h>
 #include <sys/utsname.h>
 
-#include "core/base/cleanup.h"
+#include "base/cleanup.h"
 
 static const struct {
 	const char *machine;

@@ -3,7 +3,7 @@
 // written with one write(2), so lines from different threads never mix.
 //
 
-#include "core/base/log.h"
+#include "base/log.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/base/clock.h"
+#include "base/clock.h"
 
 psb_log_level         psb_log_threshold = PSB_LOG_INFO;
 static psb_log_format log_format        = PSB_LOG_TEXT;

@@ -14,8 +14,8 @@
 // and a branch. Loop thread only.
 //
 
-#ifndef PSB_RUNTIME_FAILPOINT_H
-#define PSB_RUNTIME_FAILPOINT_H
+#ifndef PSB_BASE_FAILPOINT_H
+#define PSB_BASE_FAILPOINT_H
 
 #include <stdbool.h>
 
@@ -37,4 +37,4 @@ bool psb_failpoint_hit(const char *path);
 // the point and raises SIGKILL, so it does not return then.
 void psb_failpoint_check(const char *path);
 
-#endif // PSB_RUNTIME_FAILPOINT_H
+#endif // PSB_BASE_FAILPOINT_H

@@ -3,7 +3,7 @@
  * §5.3.3 and §6.2. Checked against the FIPS/NIST vectors by
  * `oci-pack --self-test` (ctest unit.oci_pack_selftest).
  */
-#include "core/base/sha256.h"
+#include "base/sha256.h"
 
 #include <string.h>
 

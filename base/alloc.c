@@ -2,7 +2,7 @@
 // podsandboxd - allocation that aborts on OOM (STYLE.md practice 7).
 //
 
-#include "core/base/alloc.h"
+#include "base/alloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>

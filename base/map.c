@@ -2,13 +2,13 @@
 // podsandboxd - string-keyed hash map (see map.h).
 //
 
-#include "core/base/map.h"
+#include "base/map.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/base/alloc.h"
+#include "base/alloc.h"
 
 typedef struct map_entry {
 	const char       *key;
