@@ -10,6 +10,13 @@
 
 #include <stdbool.h>
 
+// A platform as OCI and containerd name it (GOOS, GOARCH, variant).
+typedef struct psb_platform {
+	char os[32];
+	char arch[32];
+	char variant[32];
+} psb_platform_t;
+
 // psb_goarch maps a uname machine name to GOARCH (*arch) and variant
 // (*variant, "" if none), both static. An unknown name maps to itself
 // with no variant, and the function returns false.

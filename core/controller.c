@@ -28,7 +28,6 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "core/controller_int.h"
-#include "transport/codec.h"
 
 struct ctl_event {
 	int          ev; // psb_event_t, or -1 for a read-only request
@@ -44,6 +43,7 @@ struct ctl_event {
 	char        *resources;
 	void        *config; // CREATE
 	size_t       config_len;
+	char        *config_json;
 	char        *labels;
 	char        *runtime_handler;
 	int          preset; // a request refused before the FSM (validation)
@@ -145,6 +145,7 @@ ctl_event_free(ctl_event_t *e)
 	free(e->message);
 	free(e->resources);
 	free(e->config);
+	free(e->config_json);
 	free(e->labels);
 	free(e->runtime_handler);
 	free(e);
@@ -264,6 +265,7 @@ sb_free(psb_sandbox_t *sb)
 		rec_free(&sb->snap);
 	}
 	free(sb->config);
+	free(sb->config_json);
 	free(sb->labels);
 	free(sb->runtime_handler);
 	free(sb);
@@ -286,7 +288,8 @@ ctl_sandbox_load(psb_controller_t *c, const psb_store_row_t *row)
 	sb->config_len      = row->config_len;
 	sb->config =
 	        row->config_len ? xmemdup(row->config, row->config_len) : NULL;
-	sb->labels = row->labels ? xstrdup(row->labels) : NULL;
+	sb->config_json = row->config_json ? xstrdup(row->config_json) : NULL;
+	sb->labels      = row->labels ? xstrdup(row->labels) : NULL;
 	sb->runtime_handler =
 	        row->runtime_handler ? xstrdup(row->runtime_handler) : NULL;
 	// Stop/Shutdown requests an operation in flight was to carry out.
@@ -330,6 +333,7 @@ sb_row(const psb_sandbox_t *sb, psb_store_row_t *row)
 	row->generation      = sb->rec.generation;
 	row->config          = sb->config;
 	row->config_len      = sb->config_len;
+	row->config_json     = sb->config_json;
 	row->runtime_handler = sb->runtime_handler;
 	row->labels          = sb->labels;
 	row->resources       = sb->rec.resources;
@@ -524,6 +528,7 @@ ctl_apply(psb_controller_t *c, psb_sandbox_t *sb, ctl_event_t *e,
 		sb                  = sb_alloc(c, e->id);
 		sb->config          = TAKE_PTR(e->config);
 		sb->config_len      = e->config_len;
+		sb->config_json     = TAKE_PTR(e->config_json);
 		sb->labels          = TAKE_PTR(e->labels);
 		sb->runtime_handler = TAKE_PTR(e->runtime_handler);
 		sb->rec.created_at  = now;
@@ -798,17 +803,13 @@ ctl_run_rt(psb_controller_t *c, ctl_out_t *o)
 	psb_rt_event_t   fail;
 	int              rv;
 
-	_cleanup_free_ char *config_json = NULL;
-
 	ctl_rt_sandbox(o->sb, &rs);
 	rs.generation = o->generation;
 	switch (o->op) {
 	case RT_START:
-		// The runtime builds the OCI spec from the config but must not
-		// see protobuf types: it gets the crictl JSON form.
-		config_json = psb_codec_config_json(
-		        o->sb->config, o->sb->config_len);
-		rs.config_json = config_json;
+		// The runtime builds the OCI spec from the config's crictl
+		// JSON, rendered once at Create (it never sees protobuf).
+		rs.config_json = o->sb->config_json;
 		rv             = psb_runtime_start(c->rt, &rs);
 		break;
 	case RT_KILL: rv = psb_runtime_kill(c->rt, &rs); break;
@@ -1260,6 +1261,8 @@ psb_controller_submit(psb_controller_t *c, const psb_request_t *r,
 		e->config = r->config_len ? xmemdup(r->config, r->config_len)
 		                          : NULL;
 		e->labels = r->labels ? xstrdup(r->labels) : NULL;
+		e->config_json =
+		        r->config_json ? xstrdup(r->config_json) : NULL;
 		e->runtime_handler = r->runtime_handler
 		                             ? xstrdup(r->runtime_handler)
 		                             : NULL;

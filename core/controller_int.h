@@ -62,6 +62,7 @@ struct psb_sandbox {
 	// Immutable after creation.
 	void  *config;
 	size_t config_len;
+	char  *config_json; // the config as crictl JSON (Create renders it)
 	char  *labels;
 	char  *runtime_handler;
 

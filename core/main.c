@@ -25,6 +25,7 @@
 #include "core/controller.h"
 #include "persistence/store.h"
 #include "runtime/runtime.h"
+#include "transport/codec.h"
 #include "transport/server.h"
 
 _Static_assert(PSB_CONFIG_MAX_IDS == PSB_MAX_IDS, "id list sizes differ");
@@ -148,8 +149,34 @@ warn_test_double(const char *name)
 	        "**********");
 }
 
-// open_store opens the database and turns the errors an operator can act
-// on into plain sentences.
+static char *
+render_config(void *arg, const void *config, size_t len)
+{
+	(void)arg;
+	return (psb_codec_config_json(config, len));
+}
+
+// fill_config_json gives rows written before the pod config was kept as
+// JSON (schema 3) their JSON, rendered by transport: core never decodes
+// protobuf, so this is the one place that can.
+static int
+fill_config_json(psb_store_t *store, psb_error_t *err)
+{
+	size_t n;
+	int    rv = psb_store_fill_config_json(
+	           store, render_config, NULL, &n, err);
+
+	if (rv == 0 && n > 0) {
+		psb_log(PSB_LOG_INFO,
+		        "store: kept the pod config of %zu older sandboxes as "
+		        "JSON",
+		        n);
+	}
+	return (rv);
+}
+
+// open_store opens the database (and brings older rows up to date) and
+// turns the errors an operator can act on into plain sentences.
 static int
 open_store(const psb_config_t *cfg, psb_store_t **out)
 {
@@ -159,7 +186,11 @@ open_store(const psb_config_t *cfg, psb_store_t **out)
 
 	psb_config_store_opts(cfg, &opts);
 	if ((rv = psb_store_open(cfg->db_path, &opts, out, &err)) == 0) {
-		return (0);
+		if ((rv = fill_config_json(*out, &err)) == 0) {
+			return (0);
+		}
+		psb_store_close(*out);
+		*out = NULL;
 	}
 	switch (rv) {
 	case PSB_EBUSY:

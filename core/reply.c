@@ -15,26 +15,6 @@
 #include "base/log.h"
 #include "core/controller_int.h"
 
-static const char *const method_names[PSB_M_COUNT] = {
-        [PSB_M_CREATE]   = "Create",
-        [PSB_M_START]    = "Start",
-        [PSB_M_STOP]     = "Stop",
-        [PSB_M_SHUTDOWN] = "Shutdown",
-        [PSB_M_WAIT]     = "Wait",
-        [PSB_M_STATUS]   = "Status",
-        [PSB_M_PLATFORM] = "Platform",
-        [PSB_M_LIST]     = "List",
-        [PSB_M_EVENTS]   = "Events",
-        [PSB_M_HISTORY]  = "History",
-        [PSB_M_VERSION]  = "Version",
-};
-
-const char *
-psb_method_name(psb_method_t m)
-{
-	return ((unsigned)m < PSB_M_COUNT ? method_names[m] : "?");
-}
-
 //
 // Requests: slots give O(1) token lookup without exposing pointers.
 //
@@ -175,7 +155,7 @@ sb_info(const psb_controller_t *c, const psb_sandbox_t *sb)
 	        (json_int_t)sb->rec.exited_at, "ExitStatus",
 	        (json_int_t)sb->rec.exit_status, "Labels",
 	        json_or_null(sb->labels), "LastError", sb->rec.last_error);
-	o  = json_pack("{s:I, s:s, s:b, s:s, s:s, s:s, s:s, s:s, s:O?, s:n, "
+	o  = json_pack("{s:I, s:s, s:b, s:s, s:s, s:s, s:s, s:s, s:O?, s:o?, "
 	                "s:O?, s:O?, s:o?}",
 	         "pid", (json_int_t)sb->rec.pid, "processStatus",
 	         process_status(sb->rec.state), "netNamespaceClosed", 0,
@@ -187,9 +167,9 @@ sb_info(const psb_controller_t *c, const psb_sandbox_t *sb)
 	                 ? res_str(res, "runtimeType")
 	                 : psb_runtime_name(c->rt),
 	         "runtimeOptions", json_object_get(res, "runtimeOptions"),
-	         "config", "runtimeSpec", json_object_get(res, "runtimeSpec"),
-	         "cniResult", json_object_get(res, "cniResult"),
-	         "sandboxMetadata", md);
+	         "config", json_or_null(sb->config_json), "runtimeSpec",
+	         json_object_get(res, "runtimeSpec"), "cniResult",
+	         json_object_get(res, "cniResult"), "sandboxMetadata", md);
 	if (o != NULL) {
 		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		json_decref(o);

@@ -36,7 +36,7 @@
 #define STORE_SB_COLS                                                  \
 	"id, state, generation, config, runtime_handler, netns_path, " \
 	"cni_result, labels, resources, pid, created_at, started_at, " \
-	"exited_at, exit_status, updated_at, want"
+	"exited_at, exit_status, updated_at, want, config_json"
 #define STORE_J_COLS \
 	"seq, sandbox_id, time, from_state, event, to_state, detail"
 
@@ -54,6 +54,7 @@ enum store_stmt {
 	ST_LAST_SEQ,
 	ST_PRUNE,
 	ST_COUNT,
+	ST_SET_CONFIG_JSON,
 	ST_NSTMTS
 };
 
@@ -65,7 +66,7 @@ static const char *const store_sql[ST_NSTMTS] = {
         [ST_ROLLBACK] = "ROLLBACK",
         [ST_PUT]      = "INSERT OR REPLACE INTO sandboxes (" STORE_SB_COLS
                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-                   "?11, ?12, ?13, ?14, ?15, ?16)",
+                   "?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         [ST_REMOVE] = "DELETE FROM sandboxes WHERE id = ?1",
         [ST_APPEND] =
                 "INSERT INTO journal (sandbox_id, time, from_state, "
@@ -85,6 +86,8 @@ static const char *const store_sql[ST_NSTMTS] = {
         [ST_PRUNE] = "DELETE FROM journal WHERE seq <= "
                      "(SELECT max(seq) FROM journal) - ?1",
         [ST_COUNT] = "SELECT count(*) FROM sandboxes",
+        [ST_SET_CONFIG_JSON] =
+                "UPDATE sandboxes SET config_json = ?2 WHERE id = ?1",
 };
 
 // Forward migrations: step i brings the schema to version i + 1. A fresh
@@ -108,6 +111,9 @@ static const char *const store_migrations[] = {
          "ALTER TABLE journal ADD COLUMN detail TEXT;"),
         // Version 3.
         "ALTER TABLE sandboxes ADD COLUMN want INTEGER NOT NULL DEFAULT 0;",
+        // Version 4: the config rendered once at Create, so that core
+        // never decodes protobuf (older rows: psb_store_fill_config_json).
+        "ALTER TABLE sandboxes ADD COLUMN config_json TEXT;",
 };
 
 _Static_assert(PSB_NELEM(store_migrations) == PSB_STORE_SCHEMA_VERSION,
@@ -577,6 +583,7 @@ psb_store_put(psb_store_t *s, const psb_store_row_t *row, psb_error_t *err)
 	}
 	sqlite3_bind_int64(st, 15, row->updated_at);
 	sqlite3_bind_int64(st, 16, row->want);
+	store_bind_text(st, 17, row->config_json);
 	return (store_write(s, ST_PUT, err, "put sandbox", row->id));
 }
 
@@ -756,11 +763,75 @@ psb_store_load_all(
 		                          : sqlite3_column_int(st, 13);
 		row.updated_at  = sqlite3_column_int64(st, 14);
 		row.want        = (uint32_t)sqlite3_column_int64(st, 15);
+		row.config_json = STORE_TEXT(st, 16);
 		if ((rv = cb(arg, &row)) != 0) {
 			break;
 		}
 	}
 	return (store_scan_end(s, st, rc, rv, err, "load sandboxes"));
+}
+
+typedef struct store_fill {
+	psb_store_config_json_cb render;
+	void                    *arg;
+	char                   **ids; // rows to fill, with their JSON
+	char                   **json;
+	size_t                   n, cap;
+} store_fill_t;
+
+static int
+store_fill_collect(void *arg, const psb_store_row_t *row)
+{
+	store_fill_t *f = arg;
+	char         *json;
+
+	if (row->config_json != NULL || row->config_len == 0) {
+		return (0);
+	}
+	if ((json = f->render(f->arg, row->config, row->config_len)) == NULL) {
+		psb_log_sb(PSB_LOG_WARN, row->id,
+		        "store: the stored pod config does not decode; the "
+		        "sandbox cannot be started again");
+		return (0);
+	}
+	if (f->n == f->cap) {
+		f->cap  = f->cap ? 2 * f->cap : 16;
+		f->ids  = xrealloc(f->ids, f->cap * sizeof(*f->ids));
+		f->json = xrealloc(f->json, f->cap * sizeof(*f->json));
+	}
+	f->ids[f->n]    = xstrdup(row->id);
+	f->json[f->n++] = json;
+	return (0);
+}
+
+int
+psb_store_fill_config_json(psb_store_t *s, psb_store_config_json_cb render,
+        void *arg, size_t *filled, psb_error_t *err)
+{
+	store_fill_t f  = {render, arg, NULL, NULL, 0, 0};
+	int          rv = psb_store_load_all(s, store_fill_collect, &f, err);
+
+	for (size_t i = 0; rv == 0 && i < f.n; i++) {
+		sqlite3_stmt *st = s->stmts[ST_SET_CONFIG_JSON];
+
+		store_bind_text(st, 1, f.ids[i]);
+		store_bind_text(st, 2, f.json[i]);
+		rv = store_write(
+		        s, ST_SET_CONFIG_JSON, err, "fill config", f.ids[i]);
+	}
+	if (rv == 0 && f.n > 0) {
+		rv = psb_store_commit(s, err);
+	} else if (rv != 0) {
+		psb_store_rollback(s);
+	}
+	for (size_t i = 0; i < f.n; i++) {
+		free(f.ids[i]);
+		free(f.json[i]);
+	}
+	free(f.ids);
+	free(f.json);
+	*filled = rv == 0 ? f.n : 0;
+	return (rv);
 }
 
 int

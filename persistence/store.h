@@ -29,7 +29,7 @@
 // The schema version this build writes. Version 1 had no `resources`
 // column and no journal `detail`, version 2 no `want`; psb_store_open
 // migrates it forward.
-#define PSB_STORE_SCHEMA_VERSION 3
+#define PSB_STORE_SCHEMA_VERSION 4
 
 typedef struct psb_store psb_store_t;
 
@@ -53,6 +53,7 @@ typedef struct psb_store_row {
 	uint64_t    generation;
 	const void *config; // CRI PodSandboxConfig protobuf bytes
 	size_t      config_len;
+	const char *config_json; // the same config as crictl JSON (or NULL)
 	const char *runtime_handler;
 	const char *netns_path;
 	const char *cni_result; // JSON text
@@ -119,6 +120,17 @@ int psb_store_commit(psb_store_t *s, psb_error_t *err);
 
 // psb_store_rollback abandons the tick (no-op without one).
 void psb_store_rollback(psb_store_t *s);
+
+// psb_store_fill_config_json gives every row stored without config_json
+// (schema version 3 and older) the JSON that render returns for its
+// config bytes (malloc'd by render, freed here; NULL = the bytes do not
+// decode: the row is logged and left without, so that its Start fails
+// with a clear error). Runs outside a tick and commits; *filled is the
+// number of rows changed.
+typedef char *(*psb_store_config_json_cb)(
+        void *arg, const void *config, size_t len);
+int psb_store_fill_config_json(psb_store_t *s, psb_store_config_json_cb render,
+        void *arg, size_t *filled, psb_error_t *err);
 
 // psb_store_load_all calls cb once per row, in id order. A non-zero return
 // from cb stops the scan and is returned. A row whose state name is not

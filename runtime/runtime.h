@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "base/goarch.h"
 #include "fsm/fsm.h"
 
 struct ev_loop;
@@ -71,12 +72,6 @@ typedef struct psb_rt_event {
 } psb_rt_event_t;
 
 typedef void (*psb_rt_sink_cb)(void *arg, const psb_rt_event_t *ev);
-
-typedef struct psb_platform {
-	char os[32];
-	char arch[32];
-	char variant[32];
-} psb_platform_t;
 
 // The ops table every backend provides. impl is the backend's state.
 typedef struct psb_runtime_ops {

@@ -43,29 +43,27 @@ struct psb_codec_request {
 	Podsandbox__V1__Request *msg;    // every string req points into
 	uint8_t                 *config; // CREATE: re-packed config
 	char                    *labels; // CREATE: labels JSON
-	char                    *label_selector; // LIST
+	char *config_json;               // CREATE: the config as crictl JSON
+	char *label_selector;            // LIST
 };
 
-// What each oneof case of Request becomes.
+// What each oneof case of Request becomes (api/methods.def).
 typedef struct cd_method {
 	const char  *name; // the oneof field name, prefix of error paths
 	psb_method_t method;
 	bool         needs_id;
 } cd_method_t;
 
+#define ID   true
+#define NOID false
 static const cd_method_t cd_methods[] = {
-        [CD_M(CREATE)]   = {"create", PSB_M_CREATE, true},
-        [CD_M(START)]    = {"start", PSB_M_START, true},
-        [CD_M(PLATFORM)] = {"platform", PSB_M_PLATFORM, false},
-        [CD_M(STOP)]     = {"stop", PSB_M_STOP, true},
-        [CD_M(WAIT)]     = {"wait", PSB_M_WAIT, true},
-        [CD_M(STATUS)]   = {"status", PSB_M_STATUS, true},
-        [CD_M(SHUTDOWN)] = {"shutdown", PSB_M_SHUTDOWN, true},
-        [CD_M(LIST)]     = {"list", PSB_M_LIST, false},
-        [CD_M(EVENTS)]   = {"events", PSB_M_EVENTS, false},
-        [CD_M(HISTORY)]  = {"history", PSB_M_HISTORY, true},
-        [CD_M(VERSION)]  = {"version", PSB_M_VERSION, false},
+#define PSB_METHOD(e, n, req, res, body, id, ev) \
+	[CD_M(e)] = {#req, PSB_M_##e, id},
+#include "api/methods.def"
+#undef PSB_METHOD
 };
+#undef ID
+#undef NOID
 
 static bool
 cd_alnum(char c)
@@ -260,6 +258,23 @@ cd_map_json(size_t n, void *const *entries)
 	return (s);
 }
 
+// cd_config_json renders a config as the crictl JSON that core stores,
+// shows in verbose Status and hands the runtime (snake_case keys, sorted:
+// stable text for stable bytes).
+static char *
+cd_config_json(const Podsandbox__V1__PodSandboxConfig *cfg)
+{
+	json_t *j    = psb_pbjson_config_to_json(cfg);
+	char   *text = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS)
+	                         : NULL;
+
+	json_decref(j);
+	if (text == NULL) {
+		abort(); // only on OOM: the config was validated
+	}
+	return (text);
+}
+
 static int
 cd_decode_create(Podsandbox__V1__CreateRequest *cr, psb_request_t *req,
         psb_codec_request_t *h, psb_error_t *err)
@@ -289,6 +304,7 @@ cd_decode_create(Podsandbox__V1__CreateRequest *cr, psb_request_t *req,
 	podsandbox__v1__pod_sandbox_config__pack(cr->config, h->config);
 	h->labels = cd_map_json(
 	        cr->config->n_labels, (void *const *)cr->config->labels);
+	h->config_json = cd_config_json(cr->config);
 	psb_podconfig_restore(cr->config, &counts);
 	// Never store bytes that cannot be read back (unknown fields are
 	// kept and re-packed as they came).
@@ -300,9 +316,10 @@ cd_decode_create(Podsandbox__V1__CreateRequest *cr, psb_request_t *req,
 		        "survive re-encoding)"));
 	}
 	podsandbox__v1__pod_sandbox_config__free_unpacked(back, NULL);
-	req->config     = h->config;
-	req->config_len = len;
-	req->labels     = h->labels;
+	req->config      = h->config;
+	req->config_len  = len;
+	req->labels      = h->labels;
+	req->config_json = h->config_json;
 	req->runtime_handler =
 	        cr->runtime_handler[0] != '\0' ? cr->runtime_handler : NULL;
 	return (0);
@@ -454,6 +471,7 @@ psb_codec_request_free(psb_codec_request_t *h)
 	podsandbox__v1__request__free_unpacked(h->msg, NULL);
 	free(h->config);
 	free(h->labels);
+	free(h->config_json);
 	free(h->label_selector);
 	free(h);
 }
@@ -462,19 +480,16 @@ char *
 psb_codec_config_json(const void *bytes, size_t len)
 {
 	Podsandbox__V1__PodSandboxConfig *cfg;
-	json_t                           *j;
 	char                             *text;
 
 	if (bytes == NULL || len == 0) {
-		return (xstrdup("{}"));
+		return (NULL);
 	}
 	cfg = podsandbox__v1__pod_sandbox_config__unpack(NULL, len, bytes);
 	if (cfg == NULL) {
 		return (NULL);
 	}
-	j    = psb_pbjson_config_to_json(cfg);
-	text = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(j);
+	text = cd_config_json(cfg);
 	podsandbox__v1__pod_sandbox_config__free_unpacked(cfg, NULL);
 	return (text);
 }
@@ -608,30 +623,6 @@ cd_map(cd_scratch_t *s, const ProtobufCMessageDescriptor *ed, const char *text,
 	return (arr);
 }
 
-// cd_info puts the decoded config into the verbose info JSON under
-// "config" (the controller stores bytes and cannot render them).
-static char *
-cd_info(cd_scratch_t *s, const char *info,
-        const Podsandbox__V1__PodSandboxConfig *cfg)
-{
-	json_t *o;
-	char   *text;
-
-	if (cfg == NULL || (o = json_loads(info, 0, NULL)) == NULL) {
-		return (cd_str(info));
-	}
-	cd_keep(s, cd_json_decref, o);
-	if (!json_is_object(o)) {
-		return (cd_str(info));
-	}
-	json_object_set_new(o, "config", psb_pbjson_config_to_json(cfg));
-	if ((text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
-	        NULL) {
-		return (cd_str(info));
-	}
-	return (cd_keep(s, free, text));
-}
-
 static Podsandbox__V1__ControllerStatus *
 cd_status(cd_scratch_t *s, const psb_sandbox_view_t *v, bool with_info)
 {
@@ -665,7 +656,7 @@ cd_status(cd_scratch_t *s, const psb_sandbox_view_t *v, bool with_info)
 
 		podsandbox__v1__controller_status__info_entry__init(e);
 		e->key      = "info";
-		e->value    = cd_info(s, v->info, cfg);
+		e->value    = cd_str(v->info);
 		cs->info    = cd_alloc(s, 1, sizeof(*cs->info));
 		cs->info[0] = e;
 		cs->n_info  = 1;
@@ -709,7 +700,7 @@ cd_pack(const void *m, void **buf, size_t *len)
 	*len = protobuf_c_message_pack(m, *buf);
 }
 
-// Result messages live here so one switch can point the oneof at them.
+// Result messages live here; each cd_body_* fills one and returns it.
 typedef struct cd_results {
 	Podsandbox__V1__Empty              empty;
 	Podsandbox__V1__ControllerInstance inst;
@@ -721,94 +712,117 @@ typedef struct cd_results {
 	Podsandbox__V1__VersionResponse    version;
 } cd_results_t;
 
+#define CD_BODY(b)                \
+	static void *cd_body_##b( \
+	        cd_scratch_t *s, const psb_reply_t *r, cd_results_t *x)
+
+CD_BODY(EMPTY)
+{
+	(void)s, (void)r;
+	return (&x->empty);
+}
+
+CD_BODY(INSTANCE)
+{
+	const psb_sandbox_view_t *v = &r->sandbox;
+
+	x->inst.sandbox_id = cd_str(v->id);
+	x->inst.pid        = v->pid;
+	x->inst.created_at = v->created_at;
+	x->inst.labels = cd_map(s, CD_LABELS(controller_instance), v->labels,
+	        &x->inst.n_labels);
+	return (&x->inst);
+}
+
+CD_BODY(PLATFORM)
+{
+	x->plat.os           = CD_FIXED(s, r->platform.os);
+	x->plat.architecture = CD_FIXED(s, r->platform.arch);
+	x->plat.variant      = CD_FIXED(s, r->platform.variant);
+	return (&x->plat);
+}
+
+CD_BODY(EXIT)
+{
+	(void)s;
+	// ExitStatus is uint32 in containerd's API: -1 ("none recorded")
+	// shows as 4294967295, as a Go uint32(-1) would.
+	x->exit.exit_status = (uint32_t)r->sandbox.exit_status;
+	x->exit.exited_at   = r->sandbox.exited_at;
+	return (&x->exit);
+}
+
+CD_BODY(STATUS)
+{
+	(void)x;
+	return (cd_status(s, &r->sandbox, true));
+}
+
+CD_BODY(LIST)
+{
+	x->list.sandboxes = cd_alloc(s, r->list_len, sizeof(void *));
+	for (size_t i = 0; i < r->list_len; i++) {
+		x->list.sandboxes[i] = cd_status(s, &r->list[i], false);
+	}
+	x->list.n_sandboxes = r->list_len;
+	return (&x->list);
+}
+
+CD_BODY(EVENTS)
+{
+	x->events.events     = cd_events(s, r->events, r->events_len);
+	x->events.n_events   = r->events_len;
+	x->events.oldest_seq = r->oldest_seq;
+	x->events.newest_seq = r->newest_seq;
+	x->events.truncated  = r->truncated;
+	x->events.more       = r->more;
+	return (&x->events);
+}
+
+CD_BODY(HISTORY)
+{
+	x->history.events   = cd_events(s, r->events, r->events_len);
+	x->history.n_events = r->events_len;
+	return (&x->history);
+}
+
+CD_BODY(VERSION)
+{
+	(void)s;
+	x->version.version                = PSB_VERSION;
+	x->version.api_version            = PSB_API_VERSION;
+	x->version.runtime                = cd_str(r->version.runtime);
+	x->version.runtime_is_test_double = r->version.runtime_is_test_double;
+	x->version.sandboxes              = r->version.sandboxes;
+	x->version.commit_failures        = r->version.commit_failures;
+	x->version.newest_seq             = r->version.newest_seq;
+	x->version.missed_exits           = r->version.missed_exits;
+	return (&x->version);
+}
+
+// Where each method's answer goes (api/methods.def).
+static const struct {
+	Podsandbox__V1__Response__ResultCase result;
+	void *(*body)(cd_scratch_t *, const psb_reply_t *, cd_results_t *);
+} cd_answers[PSB_M_COUNT] = {
+#define PSB_METHOD(e, n, req, res, b, id, ev) \
+	[PSB_M_##e] = {PODSANDBOX__V1__RESPONSE__RESULT_##res, cd_body_##b},
+#include "api/methods.def"
+#undef PSB_METHOD
+};
+
 static int
 cd_result(cd_scratch_t *s, const psb_reply_t *r, cd_results_t *x,
         Podsandbox__V1__Response *resp)
 {
-	const psb_sandbox_view_t *v = &r->sandbox;
-
-	switch (r->method) {
-	case PSB_M_CREATE:
-		resp->result_case = CD_R(CREATE);
-		resp->create      = &x->empty;
-		return (0);
-	case PSB_M_STOP:
-		resp->result_case = CD_R(STOP);
-		resp->stop        = &x->empty;
-		return (0);
-	case PSB_M_SHUTDOWN:
-		resp->result_case = CD_R(SHUTDOWN);
-		resp->shutdown    = &x->empty;
-		return (0);
-	case PSB_M_START:
-		x->inst.sandbox_id = cd_str(v->id);
-		x->inst.pid        = v->pid;
-		x->inst.created_at = v->created_at;
-		x->inst.labels     = cd_map(s, CD_LABELS(controller_instance),
-		            v->labels, &x->inst.n_labels);
-		resp->result_case  = CD_R(START);
-		resp->start        = &x->inst;
-		return (0);
-	case PSB_M_PLATFORM:
-		x->plat.os           = CD_FIXED(s, r->platform.os);
-		x->plat.architecture = CD_FIXED(s, r->platform.arch);
-		x->plat.variant      = CD_FIXED(s, r->platform.variant);
-		resp->result_case    = CD_R(PLATFORM);
-		resp->platform       = &x->plat;
-		return (0);
-	case PSB_M_WAIT:
-		// ExitStatus is uint32 in containerd's API: -1 ("none
-		// recorded") shows as 4294967295, as a Go uint32(-1) would.
-		x->exit.exit_status = (uint32_t)v->exit_status;
-		x->exit.exited_at   = v->exited_at;
-		resp->result_case   = CD_R(WAIT);
-		resp->wait          = &x->exit;
-		return (0);
-	case PSB_M_STATUS:
-		resp->result_case    = CD_R(SANDBOX_STATUS);
-		resp->sandbox_status = cd_status(s, v, true);
-		return (0);
-	case PSB_M_LIST:
-		x->list.sandboxes = cd_alloc(s, r->list_len, sizeof(void *));
-		for (size_t i = 0; i < r->list_len; i++) {
-			x->list.sandboxes[i] =
-			        cd_status(s, &r->list[i], false);
-		}
-		x->list.n_sandboxes = r->list_len;
-		resp->result_case   = CD_R(LIST);
-		resp->list          = &x->list;
-		return (0);
-	case PSB_M_EVENTS:
-		x->events.events     = cd_events(s, r->events, r->events_len);
-		x->events.n_events   = r->events_len;
-		x->events.oldest_seq = r->oldest_seq;
-		x->events.newest_seq = r->newest_seq;
-		x->events.truncated  = r->truncated;
-		x->events.more       = r->more;
-		resp->result_case    = CD_R(EVENTS);
-		resp->events         = &x->events;
-		return (0);
-	case PSB_M_HISTORY:
-		x->history.events   = cd_events(s, r->events, r->events_len);
-		x->history.n_events = r->events_len;
-		resp->result_case   = CD_R(HISTORY);
-		resp->history       = &x->history;
-		return (0);
-	case PSB_M_VERSION:
-		x->version.version     = PSB_VERSION;
-		x->version.api_version = PSB_API_VERSION;
-		x->version.runtime     = cd_str(r->version.runtime);
-		x->version.runtime_is_test_double =
-		        r->version.runtime_is_test_double;
-		x->version.sandboxes       = r->version.sandboxes;
-		x->version.commit_failures = r->version.commit_failures;
-		x->version.newest_seq      = r->version.newest_seq;
-		x->version.missed_exits    = r->version.missed_exits;
-		resp->result_case          = CD_R(VERSION);
-		resp->version              = &x->version;
-		return (0);
-	default: return (PSB_EINTERNAL);
+	if ((unsigned)r->method >= PSB_M_COUNT) {
+		return (PSB_EINTERNAL);
 	}
+	resp->result_case = cd_answers[r->method].result;
+	// Every member of the result oneof is a message pointer in one
+	// union: any of them carries the body.
+	resp->create = cd_answers[r->method].body(s, r, x);
+	return (0);
 }
 
 int

@@ -15,11 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/api.h"
 #include "base/error.h"
-#include "core/controller.h"
-
-// The API version Version reports; bump on incompatible changes.
-#define PSB_API_VERSION 1
 
 typedef struct psb_codec_request psb_codec_request_t;
 
@@ -29,16 +26,17 @@ typedef struct psb_codec_request psb_codec_request_t;
 // PSB_EINVAL with a message naming the field ("create.config.metadata.
 // name: required"). On success req points into *holder (owned by the
 // caller, freed with psb_codec_request_free): for Create, config/
-// config_len is the re-encoded PodSandboxConfig, labels is its labels as
-// a JSON object; for List, label_selector is a JSON object or NULL.
+// config_len is the re-encoded PodSandboxConfig in canonical form,
+// config_json the same config as crictl JSON, labels its labels as a
+// JSON object; for List, label_selector is a JSON object or NULL.
 int  psb_codec_decode_request(const void *buf, size_t len, psb_request_t *req,
          psb_codec_request_t **holder, psb_error_t *err);
 void psb_codec_request_free(psb_codec_request_t *holder);
 
 // psb_codec_encode_reply packs a Response for reply (status from
 // reply->code; the result for reply->method). *buf is malloc'd, owned by
-// the caller. Verbose Status info gets the decoded config as JSON under
-// "config". Returns 0, or PSB_EINTERNAL if the reply cannot be encoded.
+// the caller. Returns 0, or PSB_EINTERNAL if the reply cannot be
+// encoded.
 int psb_codec_encode_reply(const psb_reply_t *reply, void **buf, size_t *len);
 
 // psb_codec_encode_error packs a Response carrying only an error status
@@ -50,11 +48,11 @@ int psb_codec_encode_error(
 // psb_codec_encode_event packs one Event (the PUB message).
 int psb_codec_encode_event(const psb_transition_t *t, void **buf, size_t *len);
 
-// psb_codec_config_json renders stored PodSandboxConfig bytes as crictl
-// pod-config JSON (snake_case keys, as transport/config_json.c writes
-// them) for code that must not see protobuf types (the runtime builds the
-// OCI spec from it). Returns malloc'd text owned by the caller, or NULL
-// if the bytes do not decode.
+// psb_codec_config_json renders stored PodSandboxConfig bytes as the
+// crictl JSON a Create renders (snake_case keys, sorted): for rows stored
+// before the JSON was kept beside the bytes (main.c fills them in at
+// start-up). Returns malloc'd text owned by the caller, or NULL if there
+// are no bytes or they do not decode.
 char *psb_codec_config_json(const void *bytes, size_t len);
 
 // psb_codec_api_code maps a psb_err to the API's Code value: the one

@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/api.h"
 #include "base/error.h"
-#include "core/controller.h"
 
 struct ev_loop;
 

@@ -356,6 +356,20 @@ test_decode_create(void **state)
 	assert_string_equal(req.runtime_handler, "runc");
 	assert_string_equal(
 	        req.labels, "{\"app\":\"nginx\",\"tier\":\"web\"}");
+	// The config as crictl JSON, rendered once here for core and the
+	// runtime: the same as psb_codec_config_json of the stored bytes.
+	{
+		char *again =
+		        psb_codec_config_json(req.config, req.config_len);
+
+		assert_non_null(req.config_json);
+		assert_non_null(again);
+		assert_string_equal(req.config_json, again);
+		assert_non_null(
+		        strstr(req.config_json, "\"metadata\":{\"attempt\":1,"
+		                                "\"name\":\"nginx-sandbox\""));
+		free(again);
+	}
 	// No labels: still a JSON object; no handler: NULL (the default).
 	with_create("{" MD "}", "sb-2", "", create_ok_cb, &req);
 	assert_string_equal(req.labels, "{}");
@@ -989,9 +1003,7 @@ test_config_json_for_runtime(void **state)
 	        json_object_get(json_object_get(j, "metadata"), "name"));
 	json_decref(j);
 	free(text);
-	text = psb_codec_config_json(NULL, 0);
-	assert_string_equal(text, "{}");
-	free(text);
+	assert_null(psb_codec_config_json(NULL, 0)); // no config: none
 	assert_null(psb_codec_config_json("\xff\xff\xff", 3));
 	free(buf);
 }
@@ -1009,7 +1021,8 @@ test_encode_status(void **state)
 	reply_init(&r, PSB_M_STATUS);
 	r.sandbox = (psb_sandbox_view_t) {"sb1", PSB_ST_READY, 4, 42, 10, 11,
 	        0, -1, "{\"app\":\"web\"}", "runc", cfg, clen,
-	        "{\"pid\":42,\"config\":null,\"runtimeType\":\"x\"}"};
+	        "{\"pid\":42,\"config\":{\"metadata\":{\"name\":"
+	        "\"nginx-sandbox\"}},\"runtimeType\":\"x\"}"};
 	resp      = encode(&r);
 	assert_int_equal(resp->result_case, RES(SANDBOX_STATUS));
 	cs = resp->sandbox_status;
@@ -1034,8 +1047,8 @@ test_encode_status(void **state)
 	md = json_object_get(json_object_get(info, "config"), "metadata");
 	assert_string_equal(json_string_value(json_object_get(md, "name")),
 	        "nginx-sandbox");
-	// The key order of the controller's info is kept.
-	assert_non_null(strstr(cs->info[0]->value, "{\"pid\":42,\"config\":"));
+	// The controller's info goes out as it is.
+	assert_string_equal(cs->info[0]->value, r.sandbox.info);
 	json_decref(info);
 
 	// Not verbose: no info; a config that does not decode: no metadata.

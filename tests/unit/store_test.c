@@ -899,7 +899,7 @@ test_newer_version_refused(void **state)
 
 	assert_int_equal(open_err(db, &err), PSB_ENOTSUP);
 	assert_contains(err.msg, "99");
-	assert_contains(err.msg, "version 3");
+	assert_contains(err.msg, "version 4");
 	assert_contains(err.msg, db);
 	assert_file_is(db, before, len);
 	// Refusing does not take the lock with it.
