@@ -1201,6 +1201,15 @@ psb_controller_set_publisher(psb_controller_t *c, psb_publish_cb cb, void *arg)
 	c->publish_arg = arg;
 }
 
+// The FSM event of each mutating method; -1: a read (ctl_read).
+static const int ctl_method_events[PSB_M_COUNT] = {
+#define PSB_EV_READ                              -1
+#define PSB_METHOD(e, n, req, res, body, id, ev) [PSB_M_##e] = PSB_EV_##ev,
+#include "api/methods.def"
+#undef PSB_METHOD
+#undef PSB_EV_READ
+};
+
 uint64_t
 psb_controller_submit(psb_controller_t *c, const psb_request_t *r,
         psb_reply_cb cb, void *arg)
@@ -1211,27 +1220,15 @@ psb_controller_submit(psb_controller_t *c, const psb_request_t *r,
 
 	e->req = req;
 	snprintf(e->id, sizeof(e->id), "%s", req->id);
-	switch (r->method) {
-	case PSB_M_CREATE: e->ev = PSB_EV_CREATE; break;
-	case PSB_M_START: e->ev = PSB_EV_START; break;
-	case PSB_M_STOP: e->ev = PSB_EV_STOP; break;
-	case PSB_M_SHUTDOWN: e->ev = PSB_EV_SHUTDOWN; break;
-	case PSB_M_WAIT:
-	case PSB_M_STATUS:
-	case PSB_M_PLATFORM:
-	case PSB_M_LIST:
-	case PSB_M_EVENTS:
-	case PSB_M_HISTORY:
-	case PSB_M_VERSION: e->ev = -1; break;
-	default:
-		e->ev      = -1;
+	e->ev = (unsigned)r->method < PSB_M_COUNT
+	                ? ctl_method_events[r->method]
+	                : -1;
+	if ((unsigned)r->method >= PSB_M_COUNT) {
 		e->preset  = PSB_EINVAL;
 		e->message = xstrdup("unknown method");
-		break;
 	}
-	if (r->method != PSB_M_PLATFORM && r->method != PSB_M_LIST &&
-	        r->method != PSB_M_EVENTS && r->method != PSB_M_VERSION &&
-	        e->preset == 0 && !id_valid(r->sandbox_id)) {
+	if (psb_method_needs_id(r->method) && e->preset == 0 &&
+	        !id_valid(r->sandbox_id)) {
 		e->preset  = PSB_EINVAL;
 		e->message = xasprintf("sandbox_id: \"%.80s\" is not a valid "
 		                       "id (1-%d characters: letters and "
