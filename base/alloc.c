@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static void
-oom(void)
+_Noreturn void
+psb_oom(void)
 {
 	static const char msg[] = "podsandboxd: out of memory\n";
 
@@ -25,7 +25,7 @@ xmalloc(size_t n)
 	void *p = malloc(n != 0 ? n : 1);
 
 	if (p == NULL) {
-		oom();
+		psb_oom();
 	}
 	return (p);
 }
@@ -36,7 +36,7 @@ xcalloc(size_t nmemb, size_t n)
 	void *p = calloc(nmemb != 0 ? nmemb : 1, n != 0 ? n : 1);
 
 	if (p == NULL) {
-		oom();
+		psb_oom();
 	}
 	return (p);
 }
@@ -47,7 +47,7 @@ xrealloc(void *p, size_t n)
 	void *q = realloc(p, n != 0 ? n : 1);
 
 	if (q == NULL) {
-		oom();
+		psb_oom();
 	}
 	return (q);
 }
@@ -58,7 +58,7 @@ xstrdup(const char *s)
 	char *p = strdup(s);
 
 	if (p == NULL) {
-		oom();
+		psb_oom();
 	}
 	return (p);
 }
@@ -69,7 +69,7 @@ xstrndup(const char *s, size_t n)
 	char *p = strndup(s, n);
 
 	if (p == NULL) {
-		oom();
+		psb_oom();
 	}
 	return (p);
 }
@@ -93,7 +93,7 @@ xasprintf(const char *fmt, ...)
 
 	va_start(ap, fmt);
 	if (vasprintf(&s, fmt, ap) < 0) {
-		oom();
+		psb_oom();
 	}
 	va_end(ap);
 	return (s);

@@ -9,6 +9,11 @@
 
 #include <stddef.h>
 
+// psb_oom writes "podsandboxd: out of memory" and aborts: the one path
+// for every allocation failure, ours and jansson's (the daemon hands
+// jansson xmalloc, so a NULL from jansson is never an out-of-memory).
+_Noreturn void psb_oom(void);
+
 void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t n);
 void *xrealloc(void *p, size_t n);

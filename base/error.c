@@ -66,7 +66,7 @@ error_vset(
 		return (code);
 	}
 	if (vasprintf(&msg, fmt, ap) < 0) {
-		abort();
+		psb_oom();
 	}
 	if (sys_errno != 0) {
 		char *full = xasprintf("%s: %s", msg, strerror(sys_errno));
@@ -115,7 +115,7 @@ psb_error_wrap(psb_error_t *err, const char *fmt, ...)
 	}
 	va_start(ap, fmt);
 	if (vasprintf(&prefix, fmt, ap) < 0) {
-		abort();
+		psb_oom();
 	}
 	va_end(ap);
 	full = xasprintf("%s: %s", prefix, psb_error_message(err));

@@ -4,12 +4,14 @@
 
 #include "base/failpoint.h"
 
-#include <errno.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
+#include "base/parse.h"
 
 #define FP_METHOD_MAX 128
 
@@ -23,10 +25,10 @@ static struct {
 void
 psb_failpoint_init(void)
 {
-	const char   *env = getenv("PSB_FAILPOINT");
-	const char   *colon;
-	size_t        len;
-	unsigned long n = 1;
+	const char *env = getenv("PSB_FAILPOINT");
+	const char *colon;
+	size_t      len;
+	uint64_t    n = 1;
 
 	memset(&fp, 0, sizeof(fp));
 	if (env == NULL || env[0] == '\0') {
@@ -35,13 +37,9 @@ psb_failpoint_init(void)
 	colon = strrchr(env, ':');
 	len   = colon != NULL ? (size_t)(colon - env) : strlen(env);
 	if (colon != NULL) {
-		char *end;
-
-		errno = 0;
-		n     = strtoul(colon + 1, &end, 10);
-		// Digits only: strtoul would take "-1" as ULONG_MAX.
-		if (colon[1] < '0' || colon[1] > '9' || *end != '\0' ||
-		        errno != 0 || n == 0) {
+		if (psb_parse_uint(colon + 1, strlen(colon + 1), ULONG_MAX,
+		            &n) != 0 ||
+		        n == 0) {
 			psb_log(PSB_LOG_ERROR,
 			        "PSB_FAILPOINT=%s: the count must be a number "
 			        ">= 1; no failpoint armed",
@@ -57,13 +55,13 @@ psb_failpoint_init(void)
 		return;
 	}
 	memcpy(fp.method, env, len);
-	fp.want  = n;
+	fp.want  = (unsigned long)n;
 	fp.armed = true;
 	psb_log(PSB_LOG_WARN,
 	        "TEST FAILPOINT ARMED (PSB_FAILPOINT=%s): this daemon kills "
 	        "itself with SIGKILL on response %lu of a gRPC call to "
 	        "*%s; never set it outside tests",
-	        env, n, fp.method);
+	        env, fp.want, fp.method);
 }
 
 // fp_matches: path ends in the method, at a '/' or '.' boundary, so that

@@ -1,5 +1,5 @@
 //
-// podsandboxd - base: errors, the map, logging, time.
+// podsandboxd - base: errors, the map, logging, time, number parsing.
 //
 
 #include "tests/harness/testing.h"
@@ -14,8 +14,11 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/error.h"
+#include "base/ident.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/map.h"
+#include "base/parse.h"
 
 static void
 test_error_codes(void **state)
@@ -166,6 +169,98 @@ test_time(void **state)
 	assert_string_equal(buf, "2026-11-28T12:49:55.907Z");
 }
 
+// parse_ok parses the C string s with max and returns the value.
+static uint64_t
+parse_ok(const char *s, uint64_t max)
+{
+	uint64_t v = 12345;
+
+	assert_int_equal(psb_parse_uint(s, strlen(s), max, &v), 0);
+	return (v);
+}
+
+static void
+parse_bad(const char *s, uint64_t max)
+{
+	uint64_t v = 12345;
+
+	assert_int_equal(psb_parse_uint(s, strlen(s), max, &v), PSB_EINVAL);
+	assert_int_equal(v, 12345); // untouched on failure
+}
+
+static void
+test_parse_uint(void **state)
+{
+	uint64_t v = 0;
+
+	assert_int_equal(parse_ok("0", 0), 0);
+	assert_int_equal(parse_ok("007", 10), 7);
+	assert_int_equal(parse_ok("10000", UINT32_MAX), 10000);
+	assert_int_equal(parse_ok("4294967295", UINT32_MAX), UINT32_MAX);
+	assert_true(
+	        parse_ok("18446744073709551615", UINT64_MAX) == UINT64_MAX);
+	assert_int_equal(parse_ok("3600000", 3600000), 3600000);
+	// Only digits: what strtoul would take is refused.
+	parse_bad("", UINT64_MAX);
+	parse_bad("-1", UINT64_MAX);
+	parse_bad("+1", UINT64_MAX);
+	parse_bad(" 1", UINT64_MAX);
+	parse_bad("1 ", UINT64_MAX);
+	parse_bad("0x10", UINT64_MAX);
+	parse_bad("1e3", UINT64_MAX);
+	parse_bad("12a", UINT64_MAX);
+	// Bounded by max, overflow-checked.
+	parse_bad("1", 0);
+	parse_bad("11", 10);
+	parse_bad("3600001", 3600000);
+	parse_bad("4294967296", UINT32_MAX);
+	parse_bad("18446744073709551616", UINT64_MAX);
+	parse_bad("99999999999999999999999", UINT64_MAX);
+	// len bounds the text: no NUL needed, nothing read past it.
+	assert_int_equal(psb_parse_uint("12345", 2, 100, &v), 0);
+	assert_int_equal(v, 12);
+	assert_int_equal(psb_parse_uint("7-", 2, 100, &v), PSB_EINVAL);
+	assert_int_equal(psb_parse_uint(NULL, 0, 100, &v), PSB_EINVAL);
+	assert_int_equal(psb_parse_uint("1", 0, 100, &v), PSB_EINVAL);
+}
+
+// containerd's identifier rule, the one validator the codec, the
+// controller and recovery share.
+static void
+test_id_valid(void **state)
+{
+	static const char *const good[] = {"a", "A9", "a.b-c_d", "0", "x-1.y"};
+	static const char *const bad[] = {"", "-a", "a-", "a..b", "a/b", "a b",
+	        "a\nb", "../x", "\xc3\xa9", ".", "a._b"};
+	char                     id[PSB_ID_MAX + 2];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_true(psb_id_valid(good[i]));
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_false(psb_id_valid(bad[i]));
+	}
+	assert_false(psb_id_valid(NULL));
+	memset(id, 'a', sizeof(id) - 1);
+	id[sizeof(id) - 1] = '\0';
+	assert_false(psb_id_valid(id)); // 77 characters
+	id[PSB_ID_MAX] = '\0';
+	assert_true(psb_id_valid(id)); // 76
+}
+
+static void
+test_json_helpers(void **state)
+{
+	json_t *o = json_object(), *a = json_array();
+
+	(void)state;
+	psb_json_append(a, json_integer(1));
+	psb_json_set(o, "a", a);
+	assert_int_equal(json_array_size(json_object_get(o, "a")), 1);
+	json_decref(o);
+}
+
 int
 main(void)
 {
@@ -175,7 +270,10 @@ main(void)
 	        cmocka_unit_test(test_map),
 	        cmocka_unit_test(test_log_text_and_json),
 	        cmocka_unit_test(test_time),
+	        cmocka_unit_test(test_parse_uint),
+	        cmocka_unit_test(test_id_valid),
+	        cmocka_unit_test(test_json_helpers),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (psb_test_run_group(tests, NULL, NULL));
 }
