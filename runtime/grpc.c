@@ -39,7 +39,9 @@
 #include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/failpoint.h"
+#include "base/list.h"
 #include "base/log.h"
+#include "base/parse.h"
 
 #define GRPC_HDR_LEN      5
 #define GRPC_MAX_MSG_DEF  (16u << 20)
@@ -54,20 +56,18 @@ typedef enum { CONN_IDLE, CONN_CONNECTING, CONN_READY } conn_state;
 typedef enum { CALL_QUEUED, CALL_ACTIVE, CALL_DONE } call_state;
 
 struct psb_grpc_call {
-	psb_grpc_t  *g;
-	grpc_call_t *prev, *next; // g->calls
-	grpc_call_t *ready_next;  // g->ready FIFO
-	bool         on_ready;    // queued on g->ready
-	bool         linked;      // on g->calls
-	bool         streaming;
-	bool         cancelled; // psb_grpc_stream_cancel: no more callbacks
-	bool         ended;     // the final callback has started
-	call_state   state;
-	int32_t      stream_id;
-	uint8_t     *req; // framed request
-	size_t       req_len;
-	size_t       req_off;
-	char        *path;
+	psb_grpc_t     *g;
+	psb_list_node_t node;       // on g->calls until freed
+	psb_list_node_t ready_node; // queued on g->ready (a FIFO)
+	bool            streaming;
+	bool            cancelled; // psb_grpc_stream_cancel: no more callbacks
+	bool            ended;     // the final callback has started
+	call_state      state;
+	int32_t         stream_id;
+	uint8_t        *req; // framed request
+	size_t          req_len;
+	size_t          req_off;
+	char           *path;
 	const ProtobufCMessageDescriptor *resp_desc;
 	ev_timer                          deadline;
 
@@ -113,9 +113,8 @@ struct psb_grpc {
 	uint32_t         goaway_code;
 	int              sys_errno;  // from send_cb
 	char            *last_error; // why the last connect failed
-	grpc_call_t     *calls;
-	grpc_call_t     *ready_head;
-	grpc_call_t     *ready_tail;
+	psb_list_t       calls;      // grpc_call_t, newest first
+	psb_list_t       ready;      // grpc_call_t whose callbacks are due
 	grpc_call_t     *delivering; // whose callback is running
 	size_t           nqueued;
 	int              depth; // frames that run user callbacks
@@ -195,33 +194,17 @@ grpc_ready_push(grpc_call_t *c)
 {
 	psb_grpc_t *g = c->g;
 
-	if (c->on_ready) {
+	if (psb_list_node_active(&c->ready_node)) {
 		return;
 	}
-	c->on_ready   = true;
-	c->ready_next = NULL;
-	if (g->ready_tail != NULL) {
-		g->ready_tail->ready_next = c;
-	} else {
-		g->ready_head = c;
-	}
-	g->ready_tail = c;
+	psb_list_append(&g->ready, c);
 	grpc_kick(g);
 }
 
 static grpc_call_t *
 grpc_ready_pop(psb_grpc_t *g)
 {
-	grpc_call_t *c = g->ready_head;
-
-	if (c != NULL) {
-		g->ready_head = c->ready_next;
-		if (g->ready_head == NULL) {
-			g->ready_tail = NULL;
-		}
-		c->on_ready = false;
-	}
-	return (c);
+	return (psb_list_take(&g->ready));
 }
 
 static void
@@ -241,16 +224,8 @@ grpc_call_free(grpc_call_t *c)
 {
 	psb_grpc_t *g = c->g;
 
-	if (c->linked) {
-		if (c->prev != NULL) {
-			c->prev->next = c->next;
-		} else {
-			g->calls = c->next;
-		}
-		if (c->next != NULL) {
-			c->next->prev = c->prev;
-		}
-		c->linked = false;
+	if (psb_list_node_active(&c->node)) {
+		psb_list_remove(&g->calls, c);
 	}
 	ev_timer_stop(g->loop, &c->deadline);
 	grpc_rxq_clear(c);
@@ -491,7 +466,6 @@ grpc_header_cb(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
         void *ud)
 {
 	grpc_call_t *c;
-	char         num[16];
 
 	if (f->hd.type != NGHTTP2_HEADERS ||
 	        (c = nghttp2_session_get_stream_user_data(
@@ -502,13 +476,12 @@ grpc_header_cb(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
 	// response, in the one HEADERS frame; either way it is the status.
 	if (grpc_name_is(name, nlen, ":status") ||
 	        grpc_name_is(name, nlen, "grpc-status")) {
-		int v = -1;
+		uint64_t n;
+		int      v = -1;
 
-		if (vlen > 0 && vlen < sizeof(num) &&
-		        strspn((const char *)value, "0123456789") >= vlen) {
-			memcpy(num, value, vlen);
-			num[vlen] = '\0';
-			v         = atoi(num);
+		if (psb_parse_uint((const char *)value, vlen, INT32_MAX, &n) ==
+		        0) {
+			v = (int)n;
 		}
 		if (name[0] == ':') {
 			c->http_status = v;
@@ -657,8 +630,8 @@ grpc_io_update(psb_grpc_t *g)
 static void
 grpc_fail_queued(psb_grpc_t *g, int status, const char *why)
 {
-	for (grpc_call_t *c = g->calls; c != NULL && g->nqueued > 0;
-	        c           = c->next) {
+	for (grpc_call_t *c                    = psb_list_first(&g->calls);
+	        c != NULL && g->nqueued > 0; c = psb_list_next(&g->calls, c)) {
 		if (c->state == CALL_QUEUED) {
 			grpc_call_finish(c, status, false, "%s", why);
 		}
@@ -708,7 +681,8 @@ grpc_conn_lost(psb_grpc_t *g, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	psb_log(PSB_LOG_DEBUG, "grpc %s: %s", g->path, why);
-	for (grpc_call_t *c = g->calls; c != NULL; c = c->next) {
+	for (grpc_call_t *c = psb_list_first(&g->calls); c != NULL;
+	        c           = psb_list_next(&g->calls, c)) {
 		if (c->state == CALL_ACTIVE) {
 			grpc_call_finish(
 			        c, PSB_GRPC_UNAVAILABLE, false, "%s", why);
@@ -764,7 +738,7 @@ grpc_conn_up(psb_grpc_t *g)
 
 	if (nghttp2_session_callbacks_new(&cbs) != 0 ||
 	        nghttp2_option_new(&opt) != 0) {
-		abort(); // only fails on OOM (STYLE.md practice 7)
+		psb_oom(); // only fails on OOM (STYLE.md practice 7)
 	}
 	nghttp2_session_callbacks_set_send_callback(cbs, grpc_send_cb);
 	nghttp2_session_callbacks_set_on_header_callback(cbs, grpc_header_cb);
@@ -1023,8 +997,9 @@ grpc_flush_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			grpc_connect(g);
 		}
 		if (g->state == CONN_READY) {
-			for (grpc_call_t *c                    = g->calls;
-			        c != NULL && g->nqueued > 0; c = c->next) {
+			for (grpc_call_t *c = psb_list_first(&g->calls);
+			        c != NULL && g->nqueued > 0;
+			        c = psb_list_next(&g->calls, c)) {
 				if (c->state == CALL_QUEUED) {
 					grpc_submit(g, c);
 				}
@@ -1044,7 +1019,7 @@ grpc_flush_cb(struct ev_loop *loop, ev_timer *w, int revents)
 				grpc_io_update(g);
 			}
 		}
-		if (g->ready_head == NULL || !grpc_deliver(g)) {
+		if (psb_list_empty(&g->ready) || !grpc_deliver(g)) {
 			break;
 		}
 	}
@@ -1081,6 +1056,8 @@ psb_grpc_open(struct ev_loop *loop, const char *unix_path,
 	}
 	g       = xcalloc(1, sizeof(*g));
 	g->loop = loop;
+	PSB_LIST_INIT(&g->calls, grpc_call_t, node);
+	PSB_LIST_INIT(&g->ready, grpc_call_t, ready_node);
 	g->path = xstrdup(unix_path);
 	g->fd   = -1;
 	if (opts != NULL) {
@@ -1143,12 +1120,7 @@ grpc_start(psb_grpc_t *g, const char *path, const ProtobufCMessage *req,
 	if (deadline_ms > 0) {
 		ev_timer_start(g->loop, &c->deadline);
 	}
-	c->next = g->calls;
-	if (g->calls != NULL) {
-		g->calls->prev = c;
-	}
-	g->calls  = c;
-	c->linked = true;
+	psb_list_prepend(&g->calls, c);
 	g->nqueued++;
 
 	len = protobuf_c_message_get_packed_size(req);
@@ -1231,7 +1203,7 @@ psb_grpc_stream_cancel(psb_grpc_stream_t *s)
 	}
 	s->cancelled = true;
 	// The flush or close loop that holds s frees it.
-	if (g->delivering == s || s->on_ready) {
+	if (g->delivering == s || psb_list_node_active(&s->ready_node)) {
 		return;
 	}
 	grpc_call_free(s);
@@ -1260,7 +1232,7 @@ psb_grpc_close(psb_grpc_t *g)
 		close(g->fd);
 		g->fd = -1;
 	}
-	while ((c = g->calls) != NULL) {
+	while ((c = psb_list_first(&g->calls)) != NULL) {
 		ev_timer_stop(g->loop, &c->deadline);
 		if (c->state == CALL_QUEUED) {
 			g->nqueued--;

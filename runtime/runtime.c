@@ -5,6 +5,7 @@
 
 #include "runtime/runtime.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,33 +155,62 @@ psb_runtime_impl(psb_runtime_t *rt)
 }
 
 int
-psb_runtime_start(psb_runtime_t *rt, const psb_rt_sandbox_t *sb)
+psb_runtime_start(
+        psb_runtime_t *rt, const psb_rt_sandbox_t *sb, psb_error_t *err)
 {
-	return (rt->ops->rt_start(rt->impl, sb));
+	return (rt->ops->rt_start(rt->impl, sb, err));
 }
 
 int
-psb_runtime_kill(psb_runtime_t *rt, const psb_rt_sandbox_t *sb)
+psb_runtime_kill(
+        psb_runtime_t *rt, const psb_rt_sandbox_t *sb, psb_error_t *err)
 {
-	return (rt->ops->rt_kill(rt->impl, sb));
+	return (rt->ops->rt_kill(rt->impl, sb, err));
 }
 
 int
-psb_runtime_delete(psb_runtime_t *rt, const psb_rt_sandbox_t *sb)
+psb_runtime_delete(
+        psb_runtime_t *rt, const psb_rt_sandbox_t *sb, psb_error_t *err)
 {
-	return (rt->ops->rt_delete(rt->impl, sb));
+	return (rt->ops->rt_delete(rt->impl, sb, err));
 }
 
 int
-psb_runtime_probe(psb_runtime_t *rt, const psb_rt_sandbox_t *sbs, size_t n)
+psb_runtime_probe(psb_runtime_t *rt, const psb_rt_sandbox_t *sbs, size_t n,
+        psb_error_t *err)
 {
-	return (rt->ops->rt_probe(rt->impl, sbs, n, false));
+	return (rt->ops->rt_probe(rt->impl, sbs, n, false, err));
 }
 
 int
-psb_runtime_probe_all(psb_runtime_t *rt, const psb_rt_sandbox_t *sbs, size_t n)
+psb_runtime_probe_all(psb_runtime_t *rt, const psb_rt_sandbox_t *sbs, size_t n,
+        psb_error_t *err)
 {
-	return (rt->ops->rt_probe(rt->impl, sbs, n, true));
+	return (rt->ops->rt_probe(rt->impl, sbs, n, true, err));
+}
+
+int
+psb_runtime_pod_config(
+        const psb_rt_sandbox_t *sb, struct json_t **out, psb_error_t *err)
+{
+	json_t *cfg = NULL;
+
+	if (sb->config_json != NULL) {
+		cfg = json_loads(sb->config_json, 0, NULL);
+	}
+	if (!json_is_object(cfg)) {
+		json_decref(cfg);
+		return (psb_error_make(err, PSB_EINVAL,
+		        "sandbox %s: its stored pod config is missing or "
+		        "unreadable",
+		        sb->id));
+	}
+	if (out != NULL) {
+		*out = cfg;
+	} else {
+		json_decref(cfg);
+	}
+	return (0);
 }
 
 int

@@ -3,11 +3,12 @@
 //
 // A runtime backend runs pause tasks. Every operation is asynchronous: the
 // call only starts it (and returns non-zero only if it could not even be
-// started), and its outcome arrives later as a psb_rt_event_t through the
-// sink, always on the loop thread and never from inside the call that
-// started it. Events name sandboxes by id and start generation, never by
-// pointer (practice 3): an event for a generation the controller has moved
-// past is ignored by the FSM.
+// started, or was refused: then with err filled, saying why), and its
+// outcome arrives later as a psb_rt_event_t through the sink, always on
+// the loop thread and never from inside the call that started it. Events
+// name sandboxes by id and start generation, never by pointer (practice
+// 3): an event for a generation the controller has moved past is ignored
+// by the FSM.
 //
 // Outcomes per operation:
 //   start  -> START_OK(pid) | START_FAILED(code, message, rolled_back)
@@ -54,7 +55,8 @@ typedef struct psb_rt_sandbox {
 	uint32_t    pid;         // last known pause pid (0 if none)
 	const char *resources;   // JSON the runtime recorded earlier, or NULL
 	const char *config_json; // start: the pod config as crictl JSON
-	                         // (snake_case keys); NULL for other ops
+	                         // (snake_case keys), required (see
+	                         // psb_runtime_pod_config); NULL for other ops
 } psb_rt_sandbox_t;
 
 // An outcome. Strings are borrowed for the duration of the sink call.
@@ -79,13 +81,17 @@ typedef struct psb_runtime_ops {
 	int (*rt_init)(psb_runtime_t *rt, const char *options, void **impl,
 	        psb_error_t *err);
 	void (*rt_fini)(void *impl);
-	int (*rt_start)(void *impl, const psb_rt_sandbox_t *sb);
-	int (*rt_kill)(void *impl, const psb_rt_sandbox_t *sb);
-	int (*rt_delete)(void *impl, const psb_rt_sandbox_t *sb);
+	// The operations fill err (only) when they return non-zero.
+	int (*rt_start)(
+	        void *impl, const psb_rt_sandbox_t *sb, psb_error_t *err);
+	int (*rt_kill)(
+	        void *impl, const psb_rt_sandbox_t *sb, psb_error_t *err);
+	int (*rt_delete)(
+	        void *impl, const psb_rt_sandbox_t *sb, psb_error_t *err);
 	// complete: sbs is every sandbox the daemon has, so anything else
 	// the backend finds of its own is an orphan to remove.
 	int (*rt_probe)(void *impl, const psb_rt_sandbox_t *sbs, size_t n,
-	        bool complete);
+	        bool complete, psb_error_t *err);
 	int (*rt_platform)(void *impl, psb_platform_t *out);
 	bool rt_is_test_double; // logged loudly at start-up
 	// Exits found by a resync instead of the event stream (late or
@@ -115,18 +121,38 @@ const char     *psb_runtime_name(const psb_runtime_t *rt);
 bool            psb_runtime_is_test_double(const psb_runtime_t *rt);
 void           *psb_runtime_impl(psb_runtime_t *rt);
 
-int psb_runtime_start(psb_runtime_t *rt, const psb_rt_sandbox_t *sb);
-int psb_runtime_kill(psb_runtime_t *rt, const psb_rt_sandbox_t *sb);
-int psb_runtime_delete(psb_runtime_t *rt, const psb_rt_sandbox_t *sb);
-int psb_runtime_probe(
-        psb_runtime_t *rt, const psb_rt_sandbox_t *sbs, size_t n);
+// The operations (outcomes: see the top of this file). Each returns 0
+// once the operation is under way; non-zero (a psb_err) when it could not
+// even begin or was refused, with err (may be NULL) saying why: then no
+// event of it follows, and nothing was made. sb/sbs are borrowed.
+// A start is refused (PSB_EINVAL) without a pod config that parses: see
+// psb_runtime_pod_config.
+int psb_runtime_start(
+        psb_runtime_t *rt, const psb_rt_sandbox_t *sb, psb_error_t *err);
+int psb_runtime_kill(
+        psb_runtime_t *rt, const psb_rt_sandbox_t *sb, psb_error_t *err);
+int psb_runtime_delete(
+        psb_runtime_t *rt, const psb_rt_sandbox_t *sb, psb_error_t *err);
+int psb_runtime_probe(psb_runtime_t *rt, const psb_rt_sandbox_t *sbs, size_t n,
+        psb_error_t *err);
 // psb_runtime_probe_all is the start-up probe: sbs (n may be 0) is every
 // sandbox the daemon has, and the backend removes what it finds of its own
 // that is not among them (orphans: a lost or older database), except what
 // an operation started since is using.
-int psb_runtime_probe_all(
-        psb_runtime_t *rt, const psb_rt_sandbox_t *sbs, size_t n);
+int psb_runtime_probe_all(psb_runtime_t *rt, const psb_rt_sandbox_t *sbs,
+        size_t n, psb_error_t *err);
 int psb_runtime_platform(psb_runtime_t *rt, psb_platform_t *out);
+
+// psb_runtime_pod_config is for backends' rt_start, so that every backend
+// keeps the same rule: a start runs the pod config it was given, never a
+// default pod in place of one that was lost. It parses sb->config_json;
+// NULL, or text that is not a JSON object, is PSB_EINVAL with "sandbox
+// <id>: its stored pod config is missing or unreadable" in err. On
+// success *out (if out is not NULL) is the parsed object, owned by the
+// caller (json_decref).
+struct json_t;
+int psb_runtime_pod_config(
+        const psb_rt_sandbox_t *sb, struct json_t **out, psb_error_t *err);
 
 // psb_runtime_host_platform fills out with this host's OCI platform
 // (linux, GOARCH, variant): what local backends answer for Platform.

@@ -20,7 +20,9 @@
 #include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/clock.h"
+#include "base/list.h"
 #include "base/log.h"
+#include "base/parse.h"
 
 #define SCR_ID_MAX    76 // containerd identifier rule, as PSB_ID_MAX
 #define SCR_PID_BASE  40000
@@ -38,7 +40,7 @@ typedef struct scr_task {
 } scr_task_t;
 
 typedef struct scr_rule {
-	struct scr_rule *next; // newer rules come first
+	psb_list_node_t  node; // on s->rules
 	psb_rt_op_t      op;
 	char            *id; // NULL: any sandbox
 	psb_script_how_t how;
@@ -52,8 +54,7 @@ typedef struct scripted scripted_t;
 // no timer running until psb_scripted_release.
 typedef struct scr_op {
 	ev_timer         timer;
-	struct scr_op   *prev;
-	struct scr_op   *next;
+	psb_list_node_t  node; // on s->ops
 	scripted_t      *s;
 	int              kind; // psb_rt_op_t or SCR_KIND_EXIT
 	psb_script_how_t how;
@@ -72,8 +73,8 @@ struct scripted {
 	scr_task_t     *tasks;
 	size_t          ntasks;
 	size_t          cap;
-	scr_rule_t     *rules;
-	scr_op_t       *ops; // pending, newest first
+	psb_list_t      rules; // scr_rule_t, newest first
+	psb_list_t      ops;   // scr_op_t pending, newest first
 	uint32_t        next_pid;
 	uint64_t        calls[PSB_RTOP_COUNT];
 	char           *world_path; // option world=PATH, or NULL
@@ -238,23 +239,22 @@ scr_world_load(scripted_t *s, psb_error_t *err)
 static psb_script_how_t
 scr_match(scripted_t *s, psb_rt_op_t op, const char *id, uint32_t *delay_ms)
 {
-	scr_rule_t **pp = &s->rules;
-	scr_rule_t  *r;
+	scr_rule_t *r;
 
 	*delay_ms = 0;
-	while ((r = *pp) != NULL) {
+	PSB_LIST_FOREACH(&s->rules, r)
+	{
 		if (r->op == op && (r->id == NULL || strcmp(r->id, id) == 0)) {
 			psb_script_how_t how = r->how;
 
 			*delay_ms = r->delay_ms;
 			if (r->times > 0 && --r->times == 0) {
-				*pp = r->next;
+				psb_list_remove(&s->rules, r);
 				free(r->id);
 				free(r);
 			}
 			return (how);
 		}
-		pp = &r->next;
 	}
 	return (PSB_SCRIPT_OK);
 }
@@ -264,8 +264,7 @@ scr_rules_clear(scripted_t *s)
 {
 	scr_rule_t *r;
 
-	while ((r = s->rules) != NULL) {
-		s->rules = r->next;
+	while ((r = psb_list_take(&s->rules)) != NULL) {
 		free(r->id);
 		free(r);
 	}
@@ -293,28 +292,14 @@ scr_op_new(scripted_t *s, int kind, const char *id, uint64_t generation)
 	op->kind       = kind;
 	op->generation = generation;
 	memcpy(op->id, id, strlen(id) + 1);
-	op->next = s->ops;
-	if (s->ops != NULL) {
-		s->ops->prev = op;
-	}
-	s->ops = op;
+	psb_list_prepend(&s->ops, op);
 	return (op);
 }
 
 static void
 scr_op_unlink(scr_op_t *op)
 {
-	scripted_t *s = op->s;
-
-	if (op->prev != NULL) {
-		op->prev->next = op->next;
-	} else {
-		s->ops = op->next;
-	}
-	if (op->next != NULL) {
-		op->next->prev = op->prev;
-	}
-	op->prev = op->next = NULL;
+	psb_list_remove(&op->s->ops, op);
 }
 
 // scr_queue starts op for sandbox (id, generation) as the rules say.
@@ -488,8 +473,7 @@ scr_rule_add(scripted_t *s, psb_rt_op_t op, const char *id,
 	r->how      = how;
 	r->delay_ms = delay_ms;
 	r->times    = times < 0 ? -1 : times;
-	r->next     = s->rules;
-	s->rules    = r;
+	psb_list_prepend(&s->rules, r);
 }
 
 // scr_option applies one "key=value" of the options string (len bytes
@@ -498,26 +482,18 @@ scr_rule_add(scripted_t *s, psb_rt_op_t op, const char *id,
 static int
 scr_option(scripted_t *s, const char *opt, size_t len, psb_error_t *err)
 {
-	unsigned long ms = 0;
-	size_t        i;
+	uint64_t ms;
 
 	if (len > 6 && strncmp(opt, "world=", 6) == 0 &&
 	        s->world_path == NULL) {
 		s->world_path = xstrndup(opt + 6, len - 6);
 		return (0);
 	}
-	if (len > 15 && strncmp(opt, "probe_delay_ms=", 15) == 0) {
-		// Digits only: strtoul would take "-1".
-		for (i = 15; i < len && opt[i] >= '0' && opt[i] <= '9' &&
-		             ms <= 3600000;
-		        i++) {
-			ms = ms * 10 + (unsigned long)(opt[i] - '0');
-		}
-		if (i == len && ms <= 3600000) {
-			scr_rule_add(s, PSB_RTOP_PROBE, NULL, PSB_SCRIPT_OK,
-			        (uint32_t)ms, -1);
-			return (0);
-		}
+	if (len > 15 && strncmp(opt, "probe_delay_ms=", 15) == 0 &&
+	        psb_parse_uint(opt + 15, len - 15, 3600000, &ms) == 0) {
+		scr_rule_add(s, PSB_RTOP_PROBE, NULL, PSB_SCRIPT_OK,
+		        (uint32_t)ms, -1);
+		return (0);
 	}
 	return (psb_error_make(err, PSB_EINVAL,
 	        "scripted runtime: bad option \"%.*s\" (known: world=PATH, "
@@ -536,6 +512,8 @@ scr_init(psb_runtime_t *rt, const char *options, void **impl, psb_error_t *err)
 	s->magic = SCR_MAGIC;
 	s->rt    = rt;
 	s->loop  = psb_runtime_loop(rt);
+	PSB_LIST_INIT(&s->rules, scr_rule_t, node);
+	PSB_LIST_INIT(&s->ops, scr_op_t, node);
 	while (rv == 0 && *o != '\0') {
 		size_t n = strcspn(o, ",");
 
@@ -563,11 +541,10 @@ scr_fini(void *impl)
 	scr_op_t   *op;
 
 	// Abandon what is pending: no timer may fire after close.
-	while ((op = s->ops) != NULL) {
+	while ((op = psb_list_take(&s->ops)) != NULL) {
 		if (!op->hung) {
 			ev_timer_stop(s->loop, &op->timer);
 		}
-		scr_op_unlink(op);
 		free(op);
 	}
 	scr_rules_clear(s);
@@ -577,60 +554,85 @@ scr_fini(void *impl)
 	free(s);
 }
 
+// scr_refuse_id is the double's id rule for every operation (containerd's
+// identifier limit), said the way a real backend says it.
 static int
-scr_start(void *impl, const psb_rt_sandbox_t *sb)
+scr_refuse_id(const char *op, const char *id, psb_error_t *err)
+{
+	if (scr_id_ok(id)) {
+		return (0);
+	}
+	return (psb_error_make(err, PSB_EINVAL,
+	        "scripted runtime: %s: sandbox id \"%.*s\" is empty or longer "
+	        "than %d bytes",
+	        op, 32, id != NULL ? id : "", SCR_ID_MAX));
+}
+
+static int
+scr_start(void *impl, const psb_rt_sandbox_t *sb, psb_error_t *err)
 {
 	scripted_t *s = impl;
+	int         rv;
 
 	s->calls[PSB_RTOP_START]++;
-	if (sb == NULL || !scr_id_ok(sb->id)) {
-		return (PSB_EINVAL);
+	if ((rv = scr_refuse_id("start", sb != NULL ? sb->id : NULL, err)) !=
+	                0 ||
+	        (rv = psb_runtime_pod_config(sb, NULL, err)) != 0) {
+		return (rv);
 	}
 	scr_queue(s, PSB_RTOP_START, sb->id, sb->generation);
 	return (0);
 }
 
 static int
-scr_kill(void *impl, const psb_rt_sandbox_t *sb)
+scr_kill(void *impl, const psb_rt_sandbox_t *sb, psb_error_t *err)
 {
 	scripted_t *s = impl;
+	int         rv;
 
 	s->calls[PSB_RTOP_KILL]++;
-	if (sb == NULL || !scr_id_ok(sb->id)) {
-		return (PSB_EINVAL);
+	if ((rv = scr_refuse_id("kill", sb != NULL ? sb->id : NULL, err)) !=
+	        0) {
+		return (rv);
 	}
 	scr_queue(s, PSB_RTOP_KILL, sb->id, sb->generation);
 	return (0);
 }
 
 static int
-scr_delete(void *impl, const psb_rt_sandbox_t *sb)
+scr_delete(void *impl, const psb_rt_sandbox_t *sb, psb_error_t *err)
 {
 	scripted_t *s = impl;
+	int         rv;
 
 	s->calls[PSB_RTOP_DELETE]++;
-	if (sb == NULL || !scr_id_ok(sb->id)) {
-		return (PSB_EINVAL);
+	if ((rv = scr_refuse_id("delete", sb != NULL ? sb->id : NULL, err)) !=
+	        0) {
+		return (rv);
 	}
 	scr_queue(s, PSB_RTOP_DELETE, sb->id, sb->generation);
 	return (0);
 }
 
 static int
-scr_probe(void *impl, const psb_rt_sandbox_t *sbs, size_t n, bool complete)
+scr_probe(void *impl, const psb_rt_sandbox_t *sbs, size_t n, bool complete,
+        psb_error_t *err)
 {
 	scripted_t *s = impl;
+	int         rv;
 
 	(void)complete; // the double keeps nothing of its own to reap
 
 	s->calls[PSB_RTOP_PROBE]++;
 	if (sbs == NULL && n > 0) {
-		return (PSB_EINVAL);
+		return (psb_error_make(err, PSB_EINVAL,
+		        "scripted runtime: probe: %zu sandboxes and no array",
+		        n));
 	}
 	// All or nothing: check every id before queueing any.
 	for (size_t i = 0; i < n; i++) {
-		if (!scr_id_ok(sbs[i].id)) {
-			return (PSB_EINVAL);
+		if ((rv = scr_refuse_id("probe", sbs[i].id, err)) != 0) {
+			return (rv);
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -754,9 +756,11 @@ uint32_t
 psb_scripted_hung(psb_runtime_t *rt)
 {
 	scripted_t *s = scr_get(rt);
+	scr_op_t   *op;
 	uint32_t    n = 0;
 
-	for (scr_op_t *op = s->ops; op != NULL; op = op->next) {
+	PSB_LIST_FOREACH(&s->ops, op)
+	{
 		n += op->hung ? 1 : 0;
 	}
 	return (n);
@@ -766,12 +770,14 @@ uint32_t
 psb_scripted_release(psb_runtime_t *rt, psb_script_how_t how)
 {
 	scripted_t *s = scr_get(rt);
+	scr_op_t   *op;
 	uint32_t    n = 0;
 
 	if (how == PSB_SCRIPT_HANG) {
 		return (0); // releasing into another hang is no release
 	}
-	for (scr_op_t *op = s->ops; op != NULL; op = op->next) {
+	PSB_LIST_FOREACH(&s->ops, op)
+	{
 		if (op->hung) {
 			op->how = how;
 			scr_op_arm(op, 0);

@@ -1,7 +1,8 @@
 //
-// podsandboxd - containerd backend internals shared by backend.c (the
-// operations) and exits.c (the exit subscription, resync and reaping).
-// Loop thread only.
+// podsandboxd - containerd backend internals shared by its files: the
+// operations (backend.c, start.c, teardown.c; their own op.h), the exit
+// subscription, resync and reaping (exits.c), probe and platform
+// (probe.c). Loop thread only.
 //
 
 #ifndef PSB_RUNTIME_CONTAINERD_CTRD_H
@@ -11,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/list.h"
 #include "github.com/containerd/containerd/api/types/task/task.pb-c.h"
 #include "runtime/containerd/backend.h"
 #include "runtime/grpc.h"
@@ -64,8 +66,8 @@ typedef struct ctrd {
 	size_t        ntracks;
 	size_t        cap;
 
-	ctrd_op_t   *ops;   // pending operations (for fini)
-	ctrd_reap_t *reaps; // reaps waiting for their loop iteration
+	psb_list_t ops;   // ctrd_op_t pending, newest first (for fini)
+	psb_list_t reaps; // ctrd_reap_t waiting for their loop iteration
 
 	// Subscription.
 	psb_grpc_stream_t *sub;
@@ -105,23 +107,29 @@ void ctrd_exit_handle(
 
 // The subscription (exits.c).
 // ctrd_delete_resume starts a delete that waited for the exit's reap
-// (backend.c; called by exits.c once the reap's Tasks.Delete returned).
+// (teardown.c; called by exits.c once the reap's Tasks.Delete returned).
 void ctrd_delete_resume(ctrd_op_t *o);
 
 // ctrd_reap_orphan removes the task, container and snapshot of id, a
-// container with our label that no sandbox owns (backend.c); nothing is
+// container with our label that no sandbox owns (teardown.c); nothing is
 // emitted. A start of id meanwhile waits for it.
 void ctrd_reap_orphan(ctrd_t *c, const char *id, const char *generation);
 
-// ctrd_op_pending is true while an operation on id is in flight.
+// ctrd_id_check is the id rule of every operation (backend.c): an id (not
+// NULL) of at most CTRD_ID_MAX bytes, containerd's identifier limit.
+// PSB_EINVAL in err otherwise.
+int ctrd_id_check(const char *id, psb_error_t *err);
+
+// ctrd_op_pending is true while an operation on id is in flight
+// (backend.c).
 bool ctrd_op_pending(ctrd_t *c, const char *id);
 
 void ctrd_exits_start(ctrd_t *c);
 void ctrd_exits_stop(ctrd_t *c);
 
 // The ops in probe.c.
-int ctrd_probe(
-        void *impl, const psb_rt_sandbox_t *sbs, size_t n, bool complete);
+int ctrd_probe(void *impl, const psb_rt_sandbox_t *sbs, size_t n,
+        bool complete, psb_error_t *err);
 int ctrd_platform(void *impl, psb_platform_t *out);
 
 // ctrd_probe_stop drops what probe.c still waits for (fini).

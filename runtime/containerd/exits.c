@@ -338,26 +338,12 @@ ctrd_track_set_pid(ctrd_t *c, ctrd_track_t *t, uint32_t pid)
 // once, it could reach containerd before the commit, and a crash between
 // the two would leave a sandbox whose exit status nobody knows any more.
 struct ctrd_reap {
-	ctrd_t      *c;
-	ctrd_reap_t *prev, *next; // c->reaps, until sent
-	ev_timer     kick;
-	char         id[CTRD_ID_MAX + 1];
-	uint64_t     generation;
+	ctrd_t         *c;
+	psb_list_node_t node; // on c->reaps, until sent
+	ev_timer        kick;
+	char            id[CTRD_ID_MAX + 1];
+	uint64_t        generation;
 };
-
-static void
-reap_unlink(ctrd_reap_t *r)
-{
-	if (r->prev != NULL) {
-		r->prev->next = r->next;
-	} else {
-		r->c->reaps = r->next;
-	}
-	if (r->next != NULL) {
-		r->next->prev = r->prev;
-	}
-	r->prev = r->next = NULL;
-}
 
 static void
 reap_done(void *arg, int status, const char *message, ProtobufCMessage *resp)
@@ -403,7 +389,7 @@ reap_kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	reap_unlink(r);
+	psb_list_remove(&c->reaps, r);
 	req.container_id = r->id;
 	// On the wait-for-ready client, like the resync that may have found
 	// the exit: right after containerd came back, the fail-fast client
@@ -426,11 +412,7 @@ reap(ctrd_t *c, ctrd_track_t *t)
 	memcpy(r->id, t->id, sizeof(r->id));
 	r->c          = c;
 	r->generation = t->generation;
-	r->next       = c->reaps;
-	if (c->reaps != NULL) {
-		c->reaps->prev = r;
-	}
-	c->reaps = r;
+	psb_list_prepend(&c->reaps, r);
 	ev_timer_init(&r->kick, reap_kick_cb, 0., 0.);
 	r->kick.data = r;
 	ev_timer_start(c->loop, &r->kick);
@@ -688,6 +670,7 @@ subscribe(ctrd_t *c)
 void
 ctrd_exits_start(ctrd_t *c)
 {
+	PSB_LIST_INIT(&c->reaps, ctrd_reap_t, node);
 	c->resub_ms = RESUB_MIN_MS;
 	ev_timer_init(&c->resub_timer, resub_timer_cb, 0., 0.);
 	c->resub_timer.data = c;
@@ -705,14 +688,13 @@ ctrd_exits_start(ctrd_t *c)
 void
 ctrd_exits_stop(ctrd_t *c)
 {
+	ctrd_reap_t *r;
+
 	for (size_t i = 0; i < c->ntracks; i++) {
 		pidw_close(c, &c->tracks[i]);
 	}
-	while (c->reaps != NULL) {
-		ctrd_reap_t *r = c->reaps;
-
+	while ((r = psb_list_take(&c->reaps)) != NULL) {
 		ev_timer_stop(c->loop, &r->kick);
-		reap_unlink(r);
 		free(r);
 	}
 	if (ev_is_active(&c->resync_timer)) {

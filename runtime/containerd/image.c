@@ -431,7 +431,7 @@ psb_image_parse_config(const void *data, size_t len, const char *digest,
 	                : xstrdup("{}");
 	json_decref(doc);
 	if (img->labels == NULL) {
-		abort(); // jansson fails here only when out of memory
+		psb_oom(); // jansson fails here only when out of memory
 	}
 	return (PSB_OK);
 }

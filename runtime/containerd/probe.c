@@ -11,6 +11,7 @@
 #include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/log.h"
+#include "base/parse.h"
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.pb-c.h"
 #include "github.com/containerd/containerd/api/services/tasks/v1/tasks.pb-c.h"
 #include "runtime/containerd/ctrd.h"
@@ -56,6 +57,30 @@ label_of(const Containerd__Services__Containers__V1__Container *ct,
 		}
 	}
 	return (NULL);
+}
+
+// probe_generation is the generation that created ct, from our label;
+// asked (the generation the daemon has) when the label is missing. The
+// label comes from containerd, where anyone may have written it: one that
+// is not a number is not ours to believe, and is ignored with a warning.
+static uint64_t
+probe_generation(const Containerd__Services__Containers__V1__Container *ct,
+        uint64_t                                                        asked)
+{
+	const char *g = label_of(ct, PSB_CTRD_LABEL_GEN);
+	uint64_t    gen;
+
+	if (g == NULL) {
+		return (asked);
+	}
+	if (psb_parse_uint(g, strlen(g), UINT64_MAX, &gen) != 0) {
+		psb_log_sb(PSB_LOG_WARN, ct->id,
+		        "containerd: label %s=\"%.32s\" is not a generation: "
+		        "ignored",
+		        PSB_CTRD_LABEL_GEN, g);
+		return (asked);
+	}
+	return (gen);
 }
 
 // A task that was created but never started (the daemon died between
@@ -302,15 +327,12 @@ probe_finish(probe_t *o)
 		                        CONTAINERD__V1__TYPES__STATUS__PAUSED ||
 		                task->status ==
 		                        CONTAINERD__V1__TYPES__STATUS__PAUSING)) {
-			const char   *g = label_of(ct, PSB_CTRD_LABEL_GEN);
 			ctrd_track_t *t;
 
-			if (g != NULL) {
-				ev.generation = strtoull(g, NULL, 10);
-			}
-			ev.event = PSB_EV_FOUND_RUNNING;
-			ev.pid   = task->pid;
-			t        = ctrd_track_put(c, id, ev.generation);
+			ev.generation = probe_generation(ct, o->gens[i]);
+			ev.event      = PSB_EV_FOUND_RUNNING;
+			ev.pid        = task->pid;
+			t             = ctrd_track_put(c, id, ev.generation);
 			ctrd_track_set_pid(c, t, task->pid);
 		} else if (ct != NULL && task != NULL &&
 		           task->status ==
@@ -382,19 +404,22 @@ probe_conts(void *arg, int status, const char *message, ProtobufCMessage *resp)
 }
 
 int
-ctrd_probe(void *impl, const psb_rt_sandbox_t *sbs, size_t n, bool complete)
+ctrd_probe(void *impl, const psb_rt_sandbox_t *sbs, size_t n, bool complete,
+        psb_error_t *err)
 {
 	ctrd_t                                           *c = impl;
 	probe_t                                          *o;
 	Containerd__Services__Tasks__V1__ListTasksRequest tr =
 	        CONTAINERD__SERVICES__TASKS__V1__LIST_TASKS_REQUEST__INIT;
+	int rv;
 
 	if (sbs == NULL && n > 0) {
-		return (PSB_EINVAL);
+		return (psb_error_make(err, PSB_EINVAL,
+		        "containerd: probe: %zu sandboxes and no array", n));
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (sbs[i].id == NULL || strlen(sbs[i].id) > CTRD_ID_MAX) {
-			return (PSB_EINVAL);
+		if ((rv = ctrd_id_check(sbs[i].id, err)) != 0) {
+			return (rv);
 		}
 	}
 	if (n == 0 && !complete) {
@@ -415,7 +440,8 @@ ctrd_probe(void *impl, const psb_rt_sandbox_t *sbs, size_t n, bool complete)
 	            &containerd__services__tasks__v1__list_tasks_response__descriptor,
 	            CTRD_DEADLINE_MS, probe_tasks, o) != 0) {
 		probe_free(o);
-		return (PSB_ECANCELED);
+		return (psb_error_make(err, PSB_ECANCELED,
+		        "containerd: probe: the client is closing"));
 	}
 	if (list_ours(c->g, CTRD_DEADLINE_MS, probe_conts, o) != 0) {
 		// The first call's callback will find one more pending.

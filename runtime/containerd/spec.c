@@ -10,8 +10,6 @@
 
 #include "runtime/containerd/spec.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <fnmatch.h>
 #include <regex.h>
 #include <stdarg.h>
@@ -19,14 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/utsname.h>
-#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/cleanup.h"
-#include "base/goarch.h"
+#include "base/json.h"
+#include "base/parse.h"
+#include "runtime/containerd/seccomp.h"
 
 #define SP_NS_NODE 2 // NamespaceMode NODE (CRI runtime/v1)
 
@@ -82,7 +78,6 @@ static const char *const sp_bind_opts[] = {
 #define SP_NSO          SP_SC "namespace_options."
 #define SP_SYSCTL_PORTS "net.ipv4.ip_unprivileged_port_start"
 #define SP_SYSCTL_PING  "net.ipv4.ping_group_range"
-#define SP_PROFILE_MAX  (1024 * 1024) // bytes of a seccomp profile file
 
 typedef struct sp {
 	const psb_spec_input_t *in;
@@ -117,22 +112,6 @@ sp_fail(sp_t *sp, int code, const char *fmt, ...)
 
 // ---- JSON building (jansson fails only on OOM or invalid UTF-8) ----
 
-static void
-sp_set(json_t *obj, const char *key, json_t *v)
-{
-	if (v == NULL || json_object_set_new(obj, key, v) != 0) {
-		abort();
-	}
-}
-
-static void
-sp_append(json_t *arr, json_t *v)
-{
-	if (v == NULL || json_array_append_new(arr, v) != 0) {
-		abort();
-	}
-}
-
 // sp_str makes a JSON string; text that is not UTF-8 (image config
 // strings are not validated by anyone else) fails the build.
 static json_t *
@@ -153,7 +132,7 @@ sp_str_list(sp_t *sp, const char *const *list)
 	json_t *arr = json_array();
 
 	for (size_t i = 0; list[i] != NULL; i++) {
-		sp_append(arr, sp_str(sp, list[i], "list"));
+		psb_json_append(arr, sp_str(sp, list[i], "list"));
 	}
 	return (arr);
 }
@@ -180,7 +159,7 @@ sp_sorted(const json_t *obj)
 	}
 	qsort(keys, n, sizeof(*keys), sp_keycmp);
 	for (i = 0; i < n; i++) {
-		sp_set(out, keys[i],
+		psb_json_set(out, keys[i],
 		        json_incref(json_object_get(obj, keys[i])));
 	}
 	free(keys);
@@ -310,18 +289,9 @@ sp_cfg_enum(sp_t *sp, const char *path, const char *const *names, int n)
 static bool
 sp_parse_id(const char *s, size_t n, uint32_t *out)
 {
-	uint64_t v = 0;
+	uint64_t v;
 
-	if (n == 0 || n > 10) {
-		return (false);
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9') {
-			return (false);
-		}
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (v > UINT32_MAX) {
+	if (psb_parse_uint(s, n, UINT32_MAX, &v) != 0) {
 		return (false);
 	}
 	*out = (uint32_t)v;
@@ -366,7 +336,7 @@ sp_groups(sp_t *sp)
 	for (i = 0; i < n; i++) {
 		if (m == 0 || g[i] != g[m - 1]) {
 			g[m++] = g[i];
-			sp_append(out, json_integer(g[i]));
+			psb_json_append(out, json_integer(g[i]));
 		}
 	}
 	free(g);
@@ -401,10 +371,10 @@ sp_user(sp_t *sp)
 			        u);
 		}
 	}
-	sp_set(user, "uid", json_integer(uid));
-	sp_set(user, "gid", json_integer(gid));
+	psb_json_set(user, "uid", json_integer(uid));
+	psb_json_set(user, "gid", json_integer(gid));
 	if ((groups = sp_groups(sp)) != NULL) {
-		sp_set(user, "additionalGids", groups);
+		psb_json_set(user, "additionalGids", groups);
 	}
 	return (user);
 }
@@ -417,11 +387,11 @@ sp_args(sp_t *sp)
 	json_t                 *args = json_array();
 
 	for (size_t i = 0; i < im->n_entrypoint; i++) {
-		sp_append(args,
+		psb_json_append(args,
 		        sp_str(sp, im->entrypoint[i], "image entrypoint"));
 	}
 	for (size_t i = 0; i < im->n_cmd; i++) {
-		sp_append(args, sp_str(sp, im->cmd[i], "image cmd"));
+		psb_json_append(args, sp_str(sp, im->cmd[i], "image cmd"));
 	}
 	if (json_array_size(args) == 0) {
 		sp_fail(sp, PSB_EINVAL, "invalid empty entrypoint and cmd");
@@ -466,7 +436,8 @@ sp_env(sp_t *sp)
 	}
 	for (size_t j = 0; j < n; j++) {
 		if (slots[j].val != NULL) {
-			sp_append(env, sp_str(sp, slots[j].val, "image env"));
+			psb_json_append(
+			        env, sp_str(sp, slots[j].val, "image env"));
 		}
 	}
 	free(slots);
@@ -480,30 +451,30 @@ sp_process(sp_t *sp)
 	json_t     *proc = json_object(), *caps = json_object(), *env;
 	int         oom = sp->in->oom_score_adj;
 
-	sp_set(proc, "user", sp_user(sp));
-	sp_set(proc, "args", sp_args(sp));
+	psb_json_set(proc, "user", sp_user(sp));
+	psb_json_set(proc, "args", sp_args(sp));
 	env = sp_env(sp);
 	if (json_array_size(env) > 0) {
-		sp_set(proc, "env", env);
+		psb_json_set(proc, "env", env);
 	} else {
 		json_decref(env);
 	}
-	sp_set(proc, "cwd",
+	psb_json_set(proc, "cwd",
 	        sp_str(sp, cwd != NULL && *cwd != '\0' ? cwd : "/",
 	                "image working_dir"));
-	sp_set(caps, "bounding", sp_str_list(sp, sp_caps));
-	sp_set(caps, "effective", sp_str_list(sp, sp_caps));
-	sp_set(caps, "permitted", sp_str_list(sp, sp_caps));
-	sp_set(proc, "capabilities", caps);
-	sp_set(proc, "noNewPrivileges", json_true());
+	psb_json_set(caps, "bounding", sp_str_list(sp, sp_caps));
+	psb_json_set(caps, "effective", sp_str_list(sp, sp_caps));
+	psb_json_set(caps, "permitted", sp_str_list(sp, sp_caps));
+	psb_json_set(proc, "capabilities", caps);
+	psb_json_set(proc, "noNewPrivileges", json_true());
 	// Rule 13: never ask for less than the daemon itself has, or the
 	// runtime's write to oom_score_adj fails with EACCES.
 	if (oom < sp->in->daemon_oom_score_adj) {
 		oom = sp->in->daemon_oom_score_adj;
 	}
-	sp_set(proc, "oomScoreAdj", json_integer(oom));
+	psb_json_set(proc, "oomScoreAdj", json_integer(oom));
 	if (sp->process_label != NULL) {
-		sp_set(proc, "selinuxLabel",
+		psb_json_set(proc, "selinuxLabel",
 		        sp_str(sp, sp->process_label, "selinuxLabel"));
 	}
 	return (proc);
@@ -511,462 +482,18 @@ sp_process(sp_t *sp)
 
 // ---- security options read before the document is built ----
 
-// Go's GOARCH (base/goarch.h) to libseccomp's name for the native
-// architecture, the key of a profile's archMap.
-static const struct {
-	const char *goarch, *scmp;
-} sp_scmp_arches[] = {
-        {"amd64", "SCMP_ARCH_X86_64"},
-        {"386", "SCMP_ARCH_X86"},
-        {"arm64", "SCMP_ARCH_AARCH64"},
-        {"arm", "SCMP_ARCH_ARM"},
-        {"mips", "SCMP_ARCH_MIPS"},
-        {"mipsle", "SCMP_ARCH_MIPSEL"},
-        {"mips64", "SCMP_ARCH_MIPS64"},
-        {"mips64le", "SCMP_ARCH_MIPSEL64"},
-        {"ppc64", "SCMP_ARCH_PPC64"},
-        {"ppc64le", "SCMP_ARCH_PPC64LE"},
-        {"s390x", "SCMP_ARCH_S390X"},
-        {"riscv64", "SCMP_ARCH_RISCV64"},
-        {"loong64", "SCMP_ARCH_LOONGARCH64"},
-};
-
-// What a profile entry's includes/excludes are matched against.
-typedef struct sp_host {
-	struct utsname u;              // what goarch may point into
-	const char    *goarch;         // "amd64"
-	const char    *scmp;           // "SCMP_ARCH_X86_64", "" if unknown
-	int            kmajor, kminor; // -1: unknown
-} sp_host_t;
-
-// The profile being converted, for error messages.
-typedef struct sp_prof {
-	sp_t       *sp;
-	const char *path;
-	const char *what; // "RuntimeDefault" or "Localhost"
-} sp_prof_t;
-
-static int sp_prof_fail(const sp_prof_t *pf, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-
-static int
-sp_prof_fail(const sp_prof_t *pf, const char *fmt, ...)
-{
-	char    msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return (sp_fail(pf->sp, PSB_EINVAL,
-	        "%s seccomp profile \"%.200s\": %s", pf->what, pf->path, msg));
-}
-
-// sp_kernel_version parses the "major.minor" that starts s (a uname
-// release "6.1.0-18-amd64" or a minKernel "4.8").
-static bool
-sp_kernel_version(const char *s, int *major, int *minor)
-{
-	char *end;
-	long  a, b;
-
-	if (s[0] < '0' || s[0] > '9') {
-		return (false);
-	}
-	a = strtol(s, &end, 10);
-	if (*end != '.' || end[1] < '0' || end[1] > '9') {
-		return (false);
-	}
-	b = strtol(end + 1, &end, 10);
-	if (a > 100000 || b > 100000) {
-		return (false);
-	}
-	*major = (int)a;
-	*minor = (int)b;
-	return (true);
-}
-
-static void
-sp_host(const psb_spec_input_t *in, sp_host_t *h)
-{
-	struct utsname *u       = &h->u;
-	const char     *machine = in->host_machine;
-	const char     *release = in->host_kernel_release;
-	const char     *variant;
-
-	// No cached buffer: psb_spec_build may run on any thread, and
-	// uname(2) is cheap next to reading the profile.
-	memset(u, 0, sizeof(*u));
-	if ((machine == NULL || release == NULL) && uname(u) != 0) {
-		memset(u, 0, sizeof(*u));
-	}
-	psb_goarch(
-	        machine != NULL ? machine : u->machine, &h->goarch, &variant);
-	h->scmp = "";
-	for (size_t i = 0; i < PSB_NELEM(sp_scmp_arches); i++) {
-		if (strcmp(h->goarch, sp_scmp_arches[i].goarch) == 0) {
-			h->scmp = sp_scmp_arches[i].scmp;
-		}
-	}
-	if (!sp_kernel_version(release != NULL ? release : u->release,
-	            &h->kmajor, &h->kminor)) {
-		h->kmajor = h->kminor = -1;
-	}
-}
-
-// sp_str_array checks that v (absent is fine) is an array of strings.
-static bool
-sp_str_array(json_t *v)
-{
-	size_t  i;
-	json_t *s;
-
-	if (v == NULL) {
-		return (true);
-	}
-	if (!json_is_array(v)) {
-		return (false);
-	}
-	json_array_foreach(v, i, s)
-	{
-		if (!json_is_string(s)) {
-			return (false);
-		}
-	}
-	return (true);
-}
-
-static bool
-sp_has(json_t *arr, const char *s)
-{
-	size_t  i;
-	json_t *v;
-
-	json_array_foreach(arr, i, v)
-	{
-		if (strcmp(json_string_value(v), s) == 0) {
-			return (true);
-		}
-	}
-	return (false);
-}
-
-static bool
-sp_is_cap(const char *cap)
-{
-	for (size_t i = 0; sp_caps[i] != NULL; i++) {
-		if (strcmp(sp_caps[i], cap) == 0) {
-			return (true);
-		}
-	}
-	return (false);
-}
-
-// sp_filter_ok reads one "includes" (incl) or "excludes" object of entry
-// i and says whether it lets the entry through on this host: includes
-// need every listed cap and the host's arch (when lists are given) and a
-// kernel at least minKernel; excludes need none of the caps nor the arch.
-static bool
-sp_filter_ok(const sp_prof_t *pf, const sp_host_t *h, json_t *f, bool incl,
-        size_t i)
-{
-	const char *name = incl ? "includes" : "excludes";
-	json_t     *arches, *caps, *mk, *c;
-	size_t      j;
-	int         major, minor;
-
-	if (f == NULL || json_is_null(f)) {
-		return (true);
-	}
-	arches = json_object_get(f, "arches");
-	caps   = json_object_get(f, "caps");
-	mk     = json_object_get(f, "minKernel");
-	if (!json_is_object(f) || !sp_str_array(arches) ||
-	        !sp_str_array(caps) ||
-	        (mk != NULL && !json_is_null(mk) && !json_is_string(mk))) {
-		sp_prof_fail(pf,
-		        "syscalls[%zu].%s: expected an object with string "
-		        "arrays arches and caps",
-		        i, name);
-		return (false);
-	}
-	if (json_array_size(arches) > 0 && sp_has(arches, h->goarch) != incl) {
-		return (false);
-	}
-	json_array_foreach(caps, j, c)
-	{
-		if (sp_is_cap(json_string_value(c)) != incl) {
-			return (false);
-		}
-	}
-	// Go's seccomp code ignores excludes.minKernel; so do we.
-	if (incl && json_is_string(mk) && *json_string_value(mk) != '\0') {
-		if (!sp_kernel_version(
-		            json_string_value(mk), &major, &minor) ||
-		        h->kmajor < 0) {
-			return (false); // cannot tell: leave the rule out
-		}
-		if (h->kmajor < major ||
-		        (h->kmajor == major && h->kminor < minor)) {
-			return (false);
-		}
-	}
-	return (true);
-}
-
-// sp_arg copies one args[] element in runtime-spec's key order.
-static json_t *
-sp_arg(const sp_prof_t *pf, json_t *a, size_t i)
-{
-	json_t *idx = json_object_get(a, "index");
-	json_t *v1  = json_object_get(a, "value");
-	json_t *v2  = json_object_get(a, "valueTwo");
-	json_t *op  = json_object_get(a, "op");
-	json_t *out;
-
-	if (!json_is_integer(idx) || json_integer_value(idx) < 0 ||
-	        (v1 != NULL && !json_is_integer(v1)) ||
-	        (v2 != NULL && !json_is_integer(v2)) || !json_is_string(op)) {
-		sp_prof_fail(pf,
-		        "syscalls[%zu].args: each needs an index, integer "
-		        "value and valueTwo, and an op",
-		        i);
-		return (NULL);
-	}
-	out = json_object();
-	sp_set(out, "index", json_incref(idx));
-	sp_set(out, "value", v1 != NULL ? json_incref(v1) : json_integer(0));
-	sp_set(out, "valueTwo",
-	        v2 != NULL ? json_incref(v2) : json_integer(0));
-	sp_set(out, "op", json_incref(op));
-	return (out);
-}
-
-// sp_syscall converts syscalls[i]; NULL when this host leaves it out or
-// on error (pf->sp->rv set). "name" is the profile format's older
-// single-name spelling.
-static json_t *
-sp_syscall(const sp_prof_t *pf, const sp_host_t *h, json_t *e, size_t i)
-{
-	json_t *names, *action, *eret, *args, *out, *a, *oa;
-	size_t  j;
-
-	if (!json_is_object(e)) {
-		sp_prof_fail(pf, "syscalls[%zu]: expected an object", i);
-		return (NULL);
-	}
-	names  = json_object_get(e, "names");
-	action = json_object_get(e, "action");
-	eret   = json_object_get(e, "errnoRet");
-	args   = json_object_get(e, "args");
-	if (names == NULL && json_is_string(json_object_get(e, "name"))) {
-		names = json_pack("[O]", json_object_get(e, "name"));
-	} else if (!sp_str_array(names) || json_array_size(names) == 0) {
-		sp_prof_fail(pf,
-		        "syscalls[%zu].names: expected a non-empty "
-		        "array of strings",
-		        i);
-		return (NULL);
-	} else {
-		json_incref(names);
-	}
-	if (!json_is_string(action) ||
-	        (eret != NULL && !json_is_null(eret) &&
-	                !json_is_integer(eret)) ||
-	        (args != NULL && !json_is_null(args) &&
-	                !json_is_array(args))) {
-		sp_prof_fail(pf,
-		        "syscalls[%zu]: needs a string action, an integer "
-		        "errnoRet and an array args",
-		        i);
-		json_decref(names);
-		return (NULL);
-	}
-	if (!sp_filter_ok(pf, h, json_object_get(e, "includes"), true, i) ||
-	        !sp_filter_ok(
-	                pf, h, json_object_get(e, "excludes"), false, i)) {
-		json_decref(names);
-		return (NULL);
-	}
-	out = json_object();
-	sp_set(out, "names", names);
-	sp_set(out, "action", json_incref(action));
-	if (json_is_integer(eret)) {
-		sp_set(out, "errnoRet", json_incref(eret));
-	}
-	if (json_array_size(args) > 0) {
-		oa = json_array();
-		json_array_foreach(args, j, a)
-		{
-			json_t *arg = sp_arg(pf, a, i);
-
-			if (arg == NULL) {
-				break;
-			}
-			sp_append(oa, arg);
-		}
-		sp_set(out, "args", oa);
-	}
-	return (out);
-}
-
-// sp_architectures gives the archMap entry of the host: its architecture
-// and subArchitectures; NULL when the map has no entry for it.
-static json_t *
-sp_architectures(const sp_prof_t *pf, const sp_host_t *h, json_t *map)
-{
-	size_t  i;
-	json_t *m, *arch, *subs, *out;
-
-	json_array_foreach(map, i, m)
-	{
-		arch = json_object_get(m, "architecture");
-		subs = json_object_get(m, "subArchitectures");
-		if (!json_is_string(arch) || !sp_str_array(subs)) {
-			sp_prof_fail(pf,
-			        "archMap[%zu]: expected an "
-			        "architecture and subArchitectures",
-			        i);
-			return (NULL);
-		}
-		if (strcmp(json_string_value(arch), h->scmp) == 0) {
-			out = json_pack("[O]", arch);
-			if (subs != NULL) {
-				json_array_extend(out, subs);
-			}
-			return (out);
-		}
-	}
-	return (NULL);
-}
-
-// sp_read_profile parses the file at pf->path. Only a regular file of at
-// most SP_PROFILE_MAX bytes is read: a Localhost path comes from the
-// client, and a FIFO or a device must not block the caller's thread.
-static int
-sp_read_profile(const sp_prof_t *pf, json_t **out)
-{
-	_cleanup_close_ int  fd  = -1;
-	_cleanup_free_ char *buf = NULL;
-	struct stat          st;
-	size_t               n = 0;
-	ssize_t              r;
-	json_error_t         je;
-
-	fd = open(pf->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		return (sp_prof_fail(pf, "%s", strerror(errno)));
-	}
-	if (!S_ISREG(st.st_mode)) {
-		return (sp_prof_fail(pf, "not a regular file"));
-	}
-	if (st.st_size > SP_PROFILE_MAX) {
-		return (sp_prof_fail(
-		        pf, "larger than %d bytes", SP_PROFILE_MAX));
-	}
-	buf = xmalloc((size_t)st.st_size + 1);
-	while (n <= (size_t)st.st_size &&
-	        (r = read(fd, buf + n, (size_t)st.st_size + 1 - n)) != 0) {
-		if (r < 0 && errno != EINTR) {
-			return (sp_prof_fail(pf, "%s", strerror(errno)));
-		}
-		n += r > 0 ? (size_t)r : 0;
-	}
-	if (n > (size_t)st.st_size) {
-		return (sp_prof_fail(pf, "changed while being read"));
-	}
-	*out = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &je);
-	if (*out == NULL) {
-		return (sp_prof_fail(pf, "%s (line %d, column %d)", je.text,
-		        je.line, je.column));
-	}
-	return (0);
-}
-
-// sp_profile converts a profile in the containers/docker seccomp.json
-// format into runtime-spec's linux.seccomp; NULL on error. The profile is
-// loaded (borrowed; a reference is taken), or else read from pf->path.
-static json_t *
-sp_profile(const sp_prof_t *pf, json_t *loaded)
-{
-	json_t   *p, *out = NULL, *da, *der, *map, *calls, *arches, *e;
-	sp_host_t h;
-	size_t    i;
-
-	if (loaded != NULL) {
-		p = json_incref(loaded);
-	} else if (sp_read_profile(pf, &p) != 0) {
-		return (NULL);
-	}
-	da    = json_object_get(p, "defaultAction");
-	der   = json_object_get(p, "defaultErrnoRet");
-	map   = json_object_get(p, "archMap");
-	calls = json_object_get(p, "syscalls");
-	if (!json_is_object(p) || !json_is_string(da) ||
-	        (der != NULL && !json_is_null(der) && !json_is_integer(der)) ||
-	        (map != NULL && !json_is_null(map) && !json_is_array(map)) ||
-	        (calls != NULL && !json_is_null(calls) &&
-	                !json_is_array(calls))) {
-		sp_prof_fail(pf, "expected an object with a string "
-		                 "defaultAction, an integer defaultErrnoRet "
-		                 "and arrays archMap and syscalls");
-		json_decref(p);
-		return (NULL);
-	}
-	sp_host(pf->sp->in, &h);
-	out = json_object();
-	sp_set(out, "defaultAction", json_incref(da));
-	if (json_is_integer(der)) {
-		sp_set(out, "defaultErrnoRet", json_incref(der));
-	}
-	if ((arches = sp_architectures(pf, &h, map)) != NULL) {
-		sp_set(out, "architectures", arches);
-	}
-	if (json_array_size(calls) > 0) {
-		json_t *oc = json_array();
-
-		json_array_foreach(calls, i, e)
-		{
-			json_t *c = sp_syscall(pf, &h, e, i);
-
-			if (pf->sp->rv != 0) {
-				json_decref(c);
-				break;
-			}
-			if (c != NULL) {
-				sp_append(oc, c);
-			}
-		}
-		sp_set(out, "syscalls", oc);
-	}
-	json_decref(p);
-	if (pf->sp->rv != 0) {
-		json_decref(out);
-		return (NULL);
-	}
-	return (out);
-}
-
-// sp_seccomp_supported: the kernel knows PR_GET_SECCOMP when it was
-// built with CONFIG_SECCOMP (the same test as libseccomp's and
-// containerd's).
-static bool
-sp_seccomp_supported(void)
-{
-	return (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0 || errno != EINVAL);
-}
-
 // The late seccomp option: which profile, then the profile itself into
 // sp->seccomp (reference §2.5 "Late options"; spec.h).
 static void
 sp_seccomp(sp_t *sp)
 {
 	enum { NONE = -1, RUNTIME_DEFAULT, UNCONFINED, LOCALHOST };
-	json_t     *sec;
-	int         type = NONE;
-	const char *ref = "", *field = SP_SC "seccomp.localhost_ref";
-	sp_prof_t   pf     = {.sp = sp};
-	json_t     *loaded = NULL;
+	json_t       *sec;
+	int           type = NONE;
+	const char   *ref = "", *field = SP_SC "seccomp.localhost_ref";
+	const char   *what, *path;
+	const json_t *loaded = NULL;
+	int           rv;
 
 	if (sp_get(sp, SP_SC "seccomp", JSON_OBJECT, &sec) != 0) {
 		return;
@@ -1008,41 +535,38 @@ sp_seccomp(sp_t *sp)
 	if (type == NONE || type == UNCONFINED) {
 		return;
 	}
-	if (!sp_seccomp_supported()) {
+	if (!psb_seccomp_supported()) {
 		sp_fail(sp, PSB_ENOTSUP, "seccomp is not supported");
 		return;
 	}
 	if (type == RUNTIME_DEFAULT) {
-		pf.what = "RuntimeDefault";
-		pf.path = sp->in->seccomp_default_path != NULL
-		                  ? sp->in->seccomp_default_path
-		                  : PSB_SECCOMP_DEFAULT_PROFILE;
+		what = "RuntimeDefault";
+		path = sp->in->seccomp_default_path != NULL
+		               ? sp->in->seccomp_default_path
+		               : PSB_SECCOMP_DEFAULT_PROFILE;
 		// Loaded once by the caller: no file I/O per sandbox.
-		loaded = (json_t *)sp->in->seccomp_default;
+		loaded = sp->in->seccomp_default;
 	} else {
-		pf.what = "Localhost";
-		pf.path = strncmp(ref, "localhost/", 10) == 0 ? ref + 10 : ref;
-		if (pf.path[0] != '/') {
+		what = "Localhost";
+		path = strncmp(ref, "localhost/", 10) == 0 ? ref + 10 : ref;
+		if (path[0] != '/') {
 			sp_fail(sp, PSB_EINVAL,
 			        "%s: \"%.200s\" is not an absolute path",
-			        field, pf.path);
+			        field, path);
 			return;
 		}
 	}
-	sp->seccomp = sp_profile(&pf, loaded);
-}
-
-int
-psb_spec_profile_load(const char *path, struct json_t **out, psb_error_t *err)
-{
-	psb_spec_input_t in;
-	sp_t             sp = {.in = &in, .err = err};
-	sp_prof_t        pf = {.sp = &sp, .what = "RuntimeDefault"};
-
-	psb_spec_input_init(&in);
-	pf.path = path != NULL ? path : PSB_SECCOMP_DEFAULT_PROFILE;
-	*out    = NULL;
-	return (sp_read_profile(&pf, out));
+	// Filtered for the pause process: its capabilities are sp_caps.
+	rv = psb_seccomp_convert(what, path, loaded,
+	        &(psb_seccomp_target_t) {
+	                .machine        = sp->in->host_machine,
+	                .kernel_release = sp->in->host_kernel_release,
+	                .caps           = sp_caps,
+	        },
+	        &sp->seccomp, sp->err);
+	if (rv != 0) {
+		sp->rv = rv; // sp->err is filled: sp->rv was 0 until now
+	}
 }
 
 static bool
@@ -1052,7 +576,7 @@ sp_level_ok(const char *level)
 	bool    ok;
 
 	if (regcomp(&re, SP_LEVEL_REGEX, REG_EXTENDED | REG_NOSUB) != 0) {
-		abort(); // a constant pattern: only OOM can fail here
+		psb_oom(); // a constant pattern: only OOM can fail here
 	}
 	ok = regexec(&re, level, 0, NULL, 0) == 0;
 	regfree(&re);
@@ -1131,10 +655,10 @@ sp_mount(sp_t *sp, const char *dest, const char *type, const char *source,
 {
 	json_t *m = json_object();
 
-	sp_set(m, "destination", sp_str(sp, dest, "mount destination"));
-	sp_set(m, "type", sp_str(sp, type, "mount type"));
-	sp_set(m, "source", sp_str(sp, source, "mount source"));
-	sp_set(m, "options", sp_str_list(sp, opts));
+	psb_json_set(m, "destination", sp_str(sp, dest, "mount destination"));
+	psb_json_set(m, "type", sp_str(sp, type, "mount type"));
+	psb_json_set(m, "source", sp_str(sp, source, "mount source"));
+	psb_json_set(m, "options", sp_str_list(sp, opts));
 	return (m);
 }
 
@@ -1153,16 +677,16 @@ sp_mounts(sp_t *sp)
 		if (shm != NULL && strcmp(m->dest, "/dev/shm") == 0) {
 			continue;
 		}
-		sp_append(arr,
+		psb_json_append(arr,
 		        sp_mount(sp, m->dest, m->type, m->source, m->opts));
 	}
 	if (shm != NULL) {
-		sp_append(arr,
+		psb_json_append(arr,
 		        sp_mount(sp, "/dev/shm", "bind", shm, sp_bind_opts));
 	}
 	if (resolv != NULL) {
-		sp_append(arr, sp_mount(sp, "/etc/resolv.conf", "bind", resolv,
-		                       sp_bind_opts));
+		psb_json_append(arr, sp_mount(sp, "/etc/resolv.conf", "bind",
+		                             resolv, sp_bind_opts));
 	}
 	return (arr);
 }
@@ -1214,7 +738,7 @@ sp_annotations(sp_t *sp)
 			snprintf(num, sizeof(num), "%lld",
 			        v != NULL ? (long long)json_integer_value(v)
 			                  : 0LL);
-			sp_set(a, res_keys[i].key, json_string(num));
+			psb_json_set(a, res_keys[i].key, json_string(num));
 		}
 	}
 	if (sp_get(sp, "annotations", JSON_OBJECT, &pod) == 0 && pod != NULL) {
@@ -1227,17 +751,17 @@ sp_annotations(sp_t *sp)
 				break;
 			}
 			if (sp_passthrough(sp->in, k)) {
-				sp_set(a, k, json_incref(v));
+				psb_json_set(a, k, json_incref(v));
 			}
 		}
 	}
-	sp_set(a, SP_CRI "sandbox-id",
+	psb_json_set(a, SP_CRI "sandbox-id",
 	        sp_str(sp, sp->in->sandbox_id, "sandbox id"));
 	for (size_t i = 0; i < PSB_NELEM(def_keys); i++) {
-		sp_set(a, def_keys[i].key,
+		psb_json_set(a, def_keys[i].key,
 		        json_string(sp_cfg_str(sp, def_keys[i].field)));
 	}
-	sp_set(a, SP_CRI "container-type", json_string("sandbox"));
+	psb_json_set(a, SP_CRI "container-type", json_string("sandbox"));
 	out = sp_sorted(a);
 	json_decref(a);
 	return (out);
@@ -1262,7 +786,7 @@ sp_sysctls(sp_t *sp)
 				        k);
 				break;
 			}
-			sp_set(sys, k, json_incref(v));
+			psb_json_set(sys, k, json_incref(v));
 		}
 	}
 	// Both are namespaced sysctls: with the host's network namespace
@@ -1270,14 +794,14 @@ sp_sysctls(sp_t *sp)
 	if (sp->net_mode != SP_NS_NODE) {
 		if (sp->in->enable_unprivileged_ports &&
 		        json_object_get(sys, SP_SYSCTL_PORTS) == NULL) {
-			sp_set(sys, SP_SYSCTL_PORTS, json_string("0"));
+			psb_json_set(sys, SP_SYSCTL_PORTS, json_string("0"));
 		}
 		// Inside a user namespace the range would name unmapped gids
 		// and the kernel rejects the write.
 		if (sp->in->enable_unprivileged_icmp &&
 		        !sp->in->in_user_namespace &&
 		        json_object_get(sys, SP_SYSCTL_PING) == NULL) {
-			sp_set(sys, SP_SYSCTL_PING,
+			psb_json_set(sys, SP_SYSCTL_PING,
 			        json_string("0 2147483647"));
 		}
 	}
@@ -1345,12 +869,13 @@ sp_namespaces(sp_t *sp)
 			continue;
 		}
 		ns = json_object();
-		sp_set(ns, "type", json_string(t));
+		psb_json_set(ns, "type", json_string(t));
 		if (strcmp(t, "network") == 0 && netns != NULL &&
 		        *netns != '\0') {
-			sp_set(ns, "path", sp_str(sp, netns, "netns path"));
+			psb_json_set(
+			        ns, "path", sp_str(sp, netns, "netns path"));
 		}
-		sp_append(arr, ns);
+		psb_json_append(arr, ns);
 	}
 	return (arr);
 }
@@ -1363,33 +888,33 @@ sp_linux(sp_t *sp)
 	char   *cg = sp_cgroups_path(sp);
 
 	if (json_object_size(sys) > 0) {
-		sp_set(lx, "sysctl", sys);
+		psb_json_set(lx, "sysctl", sys);
 	} else {
 		json_decref(sys);
 	}
-	sp_set(dev, "allow", json_false());
-	sp_set(dev, "access", json_string("rwm"));
+	psb_json_set(dev, "allow", json_false());
+	psb_json_set(dev, "access", json_string("rwm"));
 	devs = json_array();
-	sp_append(devs, dev);
-	sp_set(res, "devices", devs);
+	psb_json_append(devs, dev);
+	psb_json_set(res, "devices", devs);
 	if (!sp->in->disable_cgroup) { // rule 11
 		cpu = json_object();
-		sp_set(cpu, "shares", json_integer(2));
-		sp_set(res, "cpu", cpu);
+		psb_json_set(cpu, "shares", json_integer(2));
+		psb_json_set(res, "cpu", cpu);
 	}
-	sp_set(lx, "resources", res);
+	psb_json_set(lx, "resources", res);
 	if (cg != NULL) {
-		sp_set(lx, "cgroupsPath", sp_str(sp, cg, "cgroupsPath"));
+		psb_json_set(lx, "cgroupsPath", sp_str(sp, cg, "cgroupsPath"));
 		free(cg);
 	}
-	sp_set(lx, "namespaces", sp_namespaces(sp));
+	psb_json_set(lx, "namespaces", sp_namespaces(sp));
 	if (sp->seccomp != NULL) {
-		sp_set(lx, "seccomp", TAKE_PTR(sp->seccomp));
+		psb_json_set(lx, "seccomp", TAKE_PTR(sp->seccomp));
 	}
-	sp_set(lx, "maskedPaths", sp_str_list(sp, sp_masked));
-	sp_set(lx, "readonlyPaths", sp_str_list(sp, sp_readonly));
+	psb_json_set(lx, "maskedPaths", sp_str_list(sp, sp_masked));
+	psb_json_set(lx, "readonlyPaths", sp_str_list(sp, sp_readonly));
 	if (sp->mount_label != NULL) {
-		sp_set(lx, "mountLabel",
+		psb_json_set(lx, "mountLabel",
 		        sp_str(sp, sp->mount_label, "mountLabel"));
 	}
 	return (lx);
@@ -1438,19 +963,19 @@ sp_document(sp_t *sp)
 	const char *root = sp->in->root_path;
 	json_t     *spec = json_object(), *r = json_object();
 
-	sp_set(spec, "ociVersion", json_string("1.1.0"));
-	sp_set(spec, "process", sp_process(sp));
-	sp_set(r, "path",
+	psb_json_set(spec, "ociVersion", json_string("1.1.0"));
+	psb_json_set(spec, "process", sp_process(sp));
+	psb_json_set(r, "path",
 	        sp_str(sp, root != NULL ? root : "rootfs", "root path"));
-	sp_set(r, "readonly", json_true()); // readonly_rootfs is ignored
-	sp_set(spec, "root", r);
+	psb_json_set(r, "readonly", json_true()); // readonly_rootfs is ignored
+	psb_json_set(spec, "root", r);
 	// runc rejects a hostname without a private UTS namespace (spec.h).
 	if (*host != '\0' && sp->net_mode != SP_NS_NODE) {
-		sp_set(spec, "hostname", json_string(host));
+		psb_json_set(spec, "hostname", json_string(host));
 	}
-	sp_set(spec, "mounts", sp_mounts(sp));
-	sp_set(spec, "annotations", sp_annotations(sp));
-	sp_set(spec, "linux", sp_linux(sp));
+	psb_json_set(spec, "mounts", sp_mounts(sp));
+	psb_json_set(spec, "annotations", sp_annotations(sp));
+	psb_json_set(spec, "linux", sp_linux(sp));
 	return (spec);
 }
 
@@ -1478,7 +1003,7 @@ psb_spec_build(const psb_spec_input_t *in, char **json_out, psb_error_t *err)
 		spec = sp_document(&sp);
 		if (sp.rv == 0) {
 			if ((text = json_dumps(spec, JSON_COMPACT)) == NULL) {
-				abort(); // valid UTF-8 throughout: only OOM
+				psb_oom(); // valid UTF-8 throughout: only OOM
 			}
 			*json_out = text;
 		}

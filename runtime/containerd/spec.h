@@ -50,20 +50,10 @@
 //   golang-github-containers-common; containerd compiles its own in).
 //   Localhost loads localhost_ref (or the deprecated path) with a
 //   leading "localhost/" stripped; it must be an absolute path (containerd
-//   would resolve a relative one against its working directory). Both
-//   files are in the containers/docker seccomp.json format and become
-//   linux.seccomp as containerd's and Podman's loaders do: architectures
-//   is the host's archMap entry (architecture + subArchitectures); a
-//   syscalls entry is kept, in order, when its includes (arches: the
-//   host's GOARCH is listed; caps: all are in the pause process's
-//   capability set; minKernel: the host kernel is at least that
-//   major.minor) and excludes (arches, caps: none matches) let it
-//   through; an unparsable minKernel drops the entry. Only
-//   defaultAction, defaultErrnoRet, architectures and each entry's
-//   names, action, errnoRet and args are kept. Only a regular file of at
-//   most 1 MiB is read (a FIFO must not block the caller). A missing,
-//   unreadable or malformed file is PSB_EINVAL naming the path; a kernel
-//   without seccomp is PSB_ENOTSUP ("seccomp is not supported").
+//   would resolve a relative one against its working directory). The
+//   profile is filtered for the host and the pause process's capability
+//   set as seccomp.h says. A kernel without seccomp is PSB_ENOTSUP
+//   ("seccomp is not supported").
 // - User: run_as_user / run_as_group, else the image's User. Only numeric
 //   "uid[:gid]" users are accepted: resolving names needs the image's
 //   /etc/passwd, which a pure function cannot read (PSB_ENOTSUP). A uid
@@ -89,12 +79,7 @@
 #include <stddef.h>
 
 #include "base/error.h"
-
-// The RuntimeDefault seccomp profile, from Debian's
-// golang-github-containers-common (scripts/install-deps.sh).
-#ifndef PSB_SECCOMP_DEFAULT_PROFILE
-#define PSB_SECCOMP_DEFAULT_PROFILE "/usr/share/containers/seccomp.json"
-#endif
+#include "runtime/containerd/seccomp.h" // PSB_SECCOMP_DEFAULT_PROFILE
 
 // The parts of the pause image's config the spec reads. Arrays are
 // borrowed; a NULL array needs a zero count.
@@ -145,7 +130,7 @@ typedef struct psb_spec_input {
 
 	// RuntimeDefault seccomp profile; NULL → PSB_SECCOMP_DEFAULT_PROFILE.
 	const char *seccomp_default_path;
-	// ... already parsed (psb_spec_profile_load), so that a Start reads
+	// ... already parsed (psb_seccomp_profile_load), so that a Start reads
 	// no file; NULL → read seccomp_default_path when a pod asks for it.
 	const struct json_t *seccomp_default;
 	// The host a seccomp profile is filtered for: uname's machine
@@ -160,13 +145,6 @@ typedef struct psb_spec_input {
 // defaults (1.7 defaulted both to false); Kubernetes recommends them, and
 // they only ever apply inside the pod's own network namespace.
 void psb_spec_input_init(psb_spec_input_t *in);
-
-// psb_spec_profile_load reads and parses the seccomp profile file at path
-// (NULL → PSB_SECCOMP_DEFAULT_PROFILE) for seccomp_default; the caller
-// json_decref()s *out. A missing, unreadable or malformed file is
-// PSB_EINVAL naming the path. Blocking file I/O: call it at start-up.
-int psb_spec_profile_load(
-        const char *path, struct json_t **out, psb_error_t *err);
 
 // psb_spec_build builds the pause container's OCI spec as JSON text.
 // On success *json_out is a malloc'd NUL-terminated string owned by the

@@ -5,10 +5,12 @@
 #include "tests/harness/testing.h"
 
 #include <ev.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cleanup.h"
 #include "base/clock.h"
 #include "runtime/runtime.h"
 #include "runtime/scripted.h"
@@ -121,8 +123,9 @@ sb(const char *id, uint64_t generation)
 {
 	psb_rt_sandbox_t s = {0};
 
-	s.id         = id;
-	s.generation = generation;
+	s.id          = id;
+	s.generation  = generation;
+	s.config_json = "{}"; // a start needs a pod config
 	return (s);
 }
 
@@ -145,7 +148,7 @@ test_start_ok_async(void **state)
 	psb_rt_sandbox_t a  = sb("a", 7);
 	uint32_t         pid;
 
-	assert_int_equal(psb_runtime_start(fx->rt, &a), 0);
+	assert_int_equal(psb_runtime_start(fx->rt, &a, NULL), 0);
 	assert_int_equal(fx->n, 0); // never from inside the call
 	assert_int_equal(
 	        psb_scripted_task(fx->rt, "a", NULL, NULL), PSB_FAKE_NONE);
@@ -170,7 +173,7 @@ test_start_delay(void **state)
 	psb_scripted_script(
 	        fx->rt, PSB_RTOP_START, NULL, PSB_SCRIPT_OK, 150, 1);
 	t0 = psb_mono_ns();
-	assert_int_equal(psb_runtime_start(fx->rt, &a), 0);
+	assert_int_equal(psb_runtime_start(fx->rt, &a, NULL), 0);
 	psb_test_run_for(fx->loop, 40);
 	assert_int_equal(fx->n, 0);
 	wait_for(fx, 1);
@@ -180,7 +183,7 @@ test_start_delay(void **state)
 
 	// The rule was used up: the next start takes the default 0 ms.
 	t0 = psb_mono_ns();
-	assert_int_equal(psb_runtime_start(fx->rt, &a), 0);
+	assert_int_equal(psb_runtime_start(fx->rt, &a, NULL), 0);
 	wait_for(fx, 2);
 	assert_true(fx->evs[1].at - t0 < 100 * 1000000LL);
 }
@@ -193,7 +196,7 @@ test_start_failures(void **state)
 
 	psb_scripted_script(
 	        fx->rt, PSB_RTOP_START, "a", PSB_SCRIPT_FAIL, 0, 1);
-	assert_int_equal(psb_runtime_start(fx->rt, &a), 0);
+	assert_int_equal(psb_runtime_start(fx->rt, &a, NULL), 0);
 	wait_for(fx, 1);
 	assert_int_equal(fx->evs[0].event, PSB_EV_START_FAILED);
 	assert_int_equal(fx->evs[0].code, PSB_ERUNTIME);
@@ -206,7 +209,7 @@ test_start_failures(void **state)
 
 	psb_scripted_script(
 	        fx->rt, PSB_RTOP_START, "a", PSB_SCRIPT_FAIL_DIRTY, 0, 1);
-	assert_int_equal(psb_runtime_start(fx->rt, &a), 0);
+	assert_int_equal(psb_runtime_start(fx->rt, &a, NULL), 0);
 	wait_for(fx, 2);
 	assert_int_equal(fx->evs[1].event, PSB_EV_START_FAILED);
 	assert_int_equal(fx->evs[1].code, PSB_ERUNTIME);
@@ -217,7 +220,7 @@ test_start_failures(void **state)
 
 	psb_scripted_script(
 	        fx->rt, PSB_RTOP_START, "a", PSB_SCRIPT_UNREACHABLE, 0, 1);
-	assert_int_equal(psb_runtime_start(fx->rt, &a), 0);
+	assert_int_equal(psb_runtime_start(fx->rt, &a, NULL), 0);
 	wait_for(fx, 3);
 	assert_int_equal(fx->evs[2].event, PSB_EV_START_FAILED);
 	assert_int_equal(fx->evs[2].code, PSB_EUNAVAIL);
@@ -232,7 +235,7 @@ start_one(fx_t *fx, const char *id)
 {
 	psb_rt_sandbox_t s = sb(id, 1);
 
-	assert_int_equal(psb_runtime_start(fx->rt, &s), 0);
+	assert_int_equal(psb_runtime_start(fx->rt, &s, NULL), 0);
 	wait_for(fx, fx->n + 1);
 	return (fx->evs[fx->n - 1].event);
 }
@@ -274,7 +277,7 @@ test_kill_running(void **state)
 	int32_t          status;
 
 	psb_scripted_set_task(fx->rt, "a", 4, PSB_FAKE_RUNNING, 4242, 0);
-	assert_int_equal(psb_runtime_kill(fx->rt, &a), 0);
+	assert_int_equal(psb_runtime_kill(fx->rt, &a, NULL), 0);
 	assert_int_equal(fx->n, 0);
 	wait_for(fx, 1);
 	assert_int_equal(fx->evs[0].event, PSB_EV_TASK_EXIT);
@@ -294,7 +297,7 @@ test_kill_none(void **state)
 	fx_t            *fx = *state;
 	psb_rt_sandbox_t a  = sb("a", 2);
 
-	assert_int_equal(psb_runtime_kill(fx->rt, &a), 0);
+	assert_int_equal(psb_runtime_kill(fx->rt, &a, NULL), 0);
 	wait_for(fx, 1);
 	assert_int_equal(fx->evs[0].event, PSB_EV_TASK_EXIT);
 	assert_int_equal(fx->evs[0].exit_status, PSB_EXIT_UNKNOWN);
@@ -310,7 +313,7 @@ test_kill_exited(void **state)
 	psb_rt_sandbox_t a  = sb("a", 5);
 
 	psb_scripted_set_task(fx->rt, "a", 5, PSB_FAKE_EXITED, 77, 3);
-	assert_int_equal(psb_runtime_kill(fx->rt, &a), 0);
+	assert_int_equal(psb_runtime_kill(fx->rt, &a, NULL), 0);
 	wait_for(fx, 1);
 	assert_int_equal(fx->evs[0].event, PSB_EV_TASK_EXIT);
 	assert_int_equal(fx->evs[0].exit_status, 3);
@@ -325,7 +328,7 @@ test_kill_failed(void **state)
 
 	psb_scripted_set_task(fx->rt, "a", 6, PSB_FAKE_RUNNING, 50, 0);
 	psb_scripted_script(fx->rt, PSB_RTOP_KILL, "a", PSB_SCRIPT_FAIL, 0, 1);
-	assert_int_equal(psb_runtime_kill(fx->rt, &a), 0);
+	assert_int_equal(psb_runtime_kill(fx->rt, &a, NULL), 0);
 	wait_for(fx, 1);
 	assert_int_equal(fx->evs[0].event, PSB_EV_KILL_FAILED);
 	assert_int_equal(fx->evs[0].code, PSB_ERUNTIME);
@@ -336,7 +339,7 @@ test_kill_failed(void **state)
 
 	psb_scripted_script(
 	        fx->rt, PSB_RTOP_KILL, "a", PSB_SCRIPT_UNREACHABLE, 0, 1);
-	assert_int_equal(psb_runtime_kill(fx->rt, &a), 0);
+	assert_int_equal(psb_runtime_kill(fx->rt, &a, NULL), 0);
 	wait_for(fx, 2);
 	assert_int_equal(fx->evs[1].event, PSB_EV_KILL_FAILED);
 	assert_int_equal(fx->evs[1].code, PSB_EUNAVAIL);
@@ -351,7 +354,7 @@ test_delete(void **state)
 	psb_scripted_set_task(fx->rt, "a", 8, PSB_FAKE_RUNNING, 60, 0);
 	psb_scripted_script(
 	        fx->rt, PSB_RTOP_DELETE, NULL, PSB_SCRIPT_FAIL, 0, 1);
-	assert_int_equal(psb_runtime_delete(fx->rt, &a), 0);
+	assert_int_equal(psb_runtime_delete(fx->rt, &a, NULL), 0);
 	wait_for(fx, 1);
 	assert_int_equal(fx->evs[0].event, PSB_EV_DELETE_FAILED);
 	assert_int_equal(fx->evs[0].code, PSB_ERUNTIME);
@@ -359,7 +362,7 @@ test_delete(void **state)
 	assert_int_equal(
 	        psb_scripted_task(fx->rt, "a", NULL, NULL), PSB_FAKE_RUNNING);
 
-	assert_int_equal(psb_runtime_delete(fx->rt, &a), 0);
+	assert_int_equal(psb_runtime_delete(fx->rt, &a, NULL), 0);
 	wait_for(fx, 2);
 	assert_int_equal(fx->evs[1].event, PSB_EV_DELETE_OK);
 	assert_int_equal(fx->evs[1].generation, 8);
@@ -367,7 +370,7 @@ test_delete(void **state)
 	        psb_scripted_task(fx->rt, "a", NULL, NULL), PSB_FAKE_NONE);
 
 	// Missing is OK too.
-	assert_int_equal(psb_runtime_delete(fx->rt, &a), 0);
+	assert_int_equal(psb_runtime_delete(fx->rt, &a, NULL), 0);
 	wait_for(fx, 3);
 	assert_int_equal(fx->evs[2].event, PSB_EV_DELETE_OK);
 }
@@ -385,7 +388,7 @@ test_probe_mixed(void **state)
 	psb_scripted_set_task(fx->rt, "lost", 4, PSB_FAKE_RUNNING, 125, 0);
 	psb_scripted_script(
 	        fx->rt, PSB_RTOP_PROBE, "lost", PSB_SCRIPT_UNREACHABLE, 0, 1);
-	assert_int_equal(psb_runtime_probe(fx->rt, sbs, 4), 0);
+	assert_int_equal(psb_runtime_probe(fx->rt, sbs, 4, NULL), 0);
 	assert_int_equal(fx->n, 0);
 	wait_for(fx, 4);
 
@@ -405,7 +408,7 @@ test_probe_mixed(void **state)
 	assert_int_equal(e->generation, 4);
 
 	// The per-id rule was used up.
-	assert_int_equal(psb_runtime_probe(fx->rt, &sbs[3], 1), 0);
+	assert_int_equal(psb_runtime_probe(fx->rt, &sbs[3], 1, NULL), 0);
 	wait_for(fx, 5);
 	assert_int_equal(fx->evs[4].event, PSB_EV_FOUND_RUNNING);
 	assert_int_equal(psb_scripted_calls(fx->rt, PSB_RTOP_PROBE), 2);
@@ -443,8 +446,8 @@ test_hang_release_ok(void **state)
 
 	psb_scripted_script(
 	        fx->rt, PSB_RTOP_START, NULL, PSB_SCRIPT_HANG, 0, 2);
-	assert_int_equal(psb_runtime_start(fx->rt, &a), 0);
-	assert_int_equal(psb_runtime_start(fx->rt, &b), 0);
+	assert_int_equal(psb_runtime_start(fx->rt, &a, NULL), 0);
+	assert_int_equal(psb_runtime_start(fx->rt, &b, NULL), 0);
 	psb_test_run_for(fx->loop, 50);
 	assert_int_equal(fx->n, 0);
 	assert_int_equal(psb_scripted_hung(fx->rt), 2);
@@ -470,7 +473,7 @@ test_hang_release_fail(void **state)
 
 	psb_scripted_set_task(fx->rt, "a", 1, PSB_FAKE_RUNNING, 10, 0);
 	psb_scripted_script(fx->rt, PSB_RTOP_KILL, "a", PSB_SCRIPT_HANG, 0, 1);
-	assert_int_equal(psb_runtime_kill(fx->rt, &a), 0);
+	assert_int_equal(psb_runtime_kill(fx->rt, &a, NULL), 0);
 	psb_test_run_for(fx->loop, 20);
 	assert_int_equal(psb_scripted_hung(fx->rt), 1);
 	assert_int_equal(psb_scripted_release(fx->rt, PSB_SCRIPT_FAIL), 1);
@@ -495,9 +498,9 @@ test_close_with_pending(void **state)
 	psb_scripted_script(
 	        fx->rt, PSB_RTOP_PROBE, NULL, PSB_SCRIPT_FAIL, 0, -1);
 	psb_scripted_set_task(fx->rt, "c", 1, PSB_FAKE_RUNNING, 1, 0);
-	assert_int_equal(psb_runtime_start(fx->rt, &a), 0);
-	assert_int_equal(psb_runtime_start(fx->rt, &b), 0);
-	assert_int_equal(psb_runtime_probe(fx->rt, &c, 1), 0);
+	assert_int_equal(psb_runtime_start(fx->rt, &a, NULL), 0);
+	assert_int_equal(psb_runtime_start(fx->rt, &b, NULL), 0);
+	assert_int_equal(psb_runtime_probe(fx->rt, &c, 1, NULL), 0);
 	assert_int_equal(psb_scripted_exit(fx->rt, "c", 0), 0);
 	assert_int_equal(psb_scripted_hung(fx->rt), 1);
 
@@ -517,8 +520,8 @@ test_close_from_sink(void **state)
 
 	// Both are due in the same loop iteration; the first event closes
 	// the runtime, so the second must never arrive.
-	assert_int_equal(psb_runtime_start(fx->rt, &a), 0);
-	assert_int_equal(psb_runtime_start(fx->rt, &b), 0);
+	assert_int_equal(psb_runtime_start(fx->rt, &a, NULL), 0);
+	assert_int_equal(psb_runtime_start(fx->rt, &b, NULL), 0);
 	fx->close_in_sink = true;
 	wait_for(fx, 1);
 	assert_null(fx->rt);
@@ -610,8 +613,9 @@ test_open_errors(void **state)
 static void
 test_calls_and_bad_ids(void **state)
 {
-	fx_t            *fx = *state;
-	psb_rt_sandbox_t a  = sb("a", 1);
+	fx_t            *fx  = *state;
+	psb_rt_sandbox_t a   = sb("a", 1);
+	psb_error_t      err = PSB_ERROR_INIT;
 	psb_rt_sandbox_t bad;
 	char             longid[100];
 
@@ -619,13 +623,19 @@ test_calls_and_bad_ids(void **state)
 	longid[sizeof(longid) - 1] = '\0';
 	bad                        = sb(longid, 1);
 
-	assert_int_equal(psb_runtime_start(fx->rt, &a), 0);
-	assert_int_equal(psb_runtime_kill(fx->rt, &a), 0);
-	assert_int_equal(psb_runtime_kill(fx->rt, &a), 0);
-	assert_int_equal(psb_runtime_delete(fx->rt, &a), 0);
-	assert_int_equal(psb_runtime_start(fx->rt, &bad), PSB_EINVAL);
-	assert_int_equal(psb_runtime_probe(fx->rt, &bad, 1), PSB_EINVAL);
-	assert_int_equal(psb_runtime_probe(fx->rt, NULL, 0), 0);
+	assert_int_equal(psb_runtime_start(fx->rt, &a, NULL), 0);
+	assert_int_equal(psb_runtime_kill(fx->rt, &a, NULL), 0);
+	assert_int_equal(psb_runtime_kill(fx->rt, &a, NULL), 0);
+	assert_int_equal(psb_runtime_delete(fx->rt, &a, NULL), 0);
+	assert_int_equal(psb_runtime_start(fx->rt, &bad, &err), PSB_EINVAL);
+	// A refusal says why (runtime.h).
+	assert_non_null(strstr(psb_error_message(&err), "sandbox id"));
+	psb_error_release(&err);
+	assert_int_equal(psb_runtime_probe(fx->rt, &bad, 1, &err), PSB_EINVAL);
+	assert_non_null(strstr(psb_error_message(&err), "sandbox id"));
+	psb_error_release(&err);
+	assert_int_equal(psb_runtime_probe(fx->rt, NULL, 0, &err), 0);
+	assert_null(err.msg); // untouched on success
 	wait_for(fx, 4);
 	psb_test_run_for(fx->loop, 20);
 	assert_int_equal(fx->n, 4); // nothing for the refused calls
@@ -634,6 +644,82 @@ test_calls_and_bad_ids(void **state)
 	assert_int_equal(psb_scripted_calls(fx->rt, PSB_RTOP_KILL), 2);
 	assert_int_equal(psb_scripted_calls(fx->rt, PSB_RTOP_DELETE), 1);
 	assert_int_equal(psb_scripted_calls(fx->rt, PSB_RTOP_PROBE), 2);
+}
+
+// The rule every backend's start applies (runtime.h): a pod config that
+// is missing or is not a JSON object is refused, never replaced by "{}".
+static void
+test_pod_config_rule(void **state)
+{
+	psb_rt_sandbox_t a     = sb("a", 1);
+	psb_error_t      err   = PSB_ERROR_INIT;
+	const char      *bad[] = {NULL, "", "{\"metadata\":", "[]", "\"{}\""};
+	json_t          *cfg   = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < PSB_NELEM(bad); i++) {
+		a.config_json = bad[i];
+		assert_int_equal(
+		        psb_runtime_pod_config(&a, &cfg, &err), PSB_EINVAL);
+		assert_null(cfg);
+		assert_string_equal(psb_error_message(&err),
+		        "sandbox a: its stored pod config is missing or "
+		        "unreadable");
+		psb_error_release(&err);
+	}
+	a.config_json = "{\"hostname\":\"h\"}";
+	assert_int_equal(psb_runtime_pod_config(&a, &cfg, &err), 0);
+	assert_null(err.msg); // untouched on success
+	assert_string_equal(
+	        json_string_value(json_object_get(cfg, "hostname")), "h");
+	json_decref(cfg);
+	assert_int_equal(psb_runtime_pod_config(&a, NULL, NULL), 0);
+}
+
+// The containerd backend refuses such a start at once, with the rule's
+// message and before anything is made or asked: no containerd is needed
+// to see it (nothing connects at open, and this socket does not exist).
+// Its options are parsed strictly, too: resync_ms takes digits only.
+static void
+test_containerd_refuses_lost_config(void **state)
+{
+	fx_t            *fx  = *state;
+	psb_rt_sandbox_t a   = sb("a", 1);
+	psb_error_t      err = PSB_ERROR_INIT;
+	psb_runtime_t   *rt  = NULL;
+	const char *opts = "address=/nonexistent/psb-test.sock,resync_ms=0";
+
+	assert_int_equal(psb_runtime_open("containerd", fx->loop,
+	                         "resync_ms=-1", &rt, &err),
+	        PSB_EINVAL);
+	assert_non_null(strstr(psb_error_message(&err), "resync_ms"));
+	psb_error_release(&err);
+	assert_int_equal(
+	        psb_runtime_open("containerd", fx->loop, opts, &rt, &err), 0);
+	a.config_json = NULL;
+	assert_int_equal(psb_runtime_start(rt, &a, &err), PSB_EINVAL);
+	assert_string_equal(psb_error_message(&err),
+	        "sandbox a: its stored pod config is missing or unreadable");
+	psb_error_release(&err);
+	a.config_json = "{\"metadata\":";
+	assert_int_equal(psb_runtime_start(rt, &a, &err), PSB_EINVAL);
+	psb_error_release(&err);
+	// Other refusals say why as well (the controller reports it).
+	a.id = "";
+	assert_int_equal(psb_runtime_start(rt, &a, &err), PSB_EINVAL);
+	assert_non_null(strstr(psb_error_message(&err), "no sandbox id"));
+	psb_error_release(&err);
+	psb_runtime_close(rt);
+	// The test double keeps the same rule, so that the controller sees
+	// the same refusal whichever runtime it drives.
+	a             = sb("a", 1);
+	a.config_json = NULL;
+	assert_int_equal(psb_runtime_start(fx->rt, &a, &err), PSB_EINVAL);
+	assert_string_equal(psb_error_message(&err),
+	        "sandbox a: its stored pod config is missing or unreadable");
+	psb_error_release(&err);
+	assert_int_equal(
+	        psb_scripted_task(fx->rt, "a", NULL, NULL), PSB_FAKE_NONE);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -658,8 +744,8 @@ test_world_file(void **state)
 	assert_int_equal(
 	        psb_runtime_open("scripted", fx->loop, opt, &fx->rt, &err), 0);
 	psb_runtime_set_sink(fx->rt, sink_cb, fx);
-	assert_int_equal(psb_runtime_start(fx->rt, &a), 0);
-	assert_int_equal(psb_runtime_start(fx->rt, &b), 0);
+	assert_int_equal(psb_runtime_start(fx->rt, &a, NULL), 0);
+	assert_int_equal(psb_runtime_start(fx->rt, &b, NULL), 0);
 	wait_for(fx, 2);
 	assert_int_equal(psb_scripted_exit(fx->rt, "b", 9), 0);
 	wait_for(fx, 3);
@@ -715,7 +801,9 @@ main(void)
 	        T(test_open_errors),
 	        T(test_world_file),
 	        T(test_calls_and_bad_ids),
+	        T(test_pod_config_rule),
+	        T(test_containerd_refuses_lost_config),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (psb_test_run_group(tests, NULL, NULL));
 }

@@ -1,8 +1,8 @@
 //
-// podsandboxd - unit tests of the pause OCI spec builder
-// (runtime/containerd/spec.h, reference/containerd-podsandbox.md §2.5).
-// Each test builds a spec, parses it back with jansson and checks exact
-// fields.
+// podsandboxd - unit tests of the pause OCI spec builder and its seccomp
+// profile (runtime/containerd/spec.h, seccomp.h;
+// reference/containerd-podsandbox.md §2.5). Each test builds a spec,
+// parses it back with jansson and checks exact fields.
 //
 
 #include "tests/harness/testing.h"
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/containerd/seccomp.h"
 #include "runtime/containerd/spec.h"
 
 #define ID     "0123456789abcdef"
@@ -926,7 +927,7 @@ test_seccomp_runtime_default(void **state)
 	json_decref(spec);
 }
 
-// A profile loaded once (psb_spec_profile_load, as the backend does at
+// A profile loaded once (psb_seccomp_profile_load, as the backend does at
 // start-up) converts exactly like one read per build, and then no file is
 // read: the path may be gone.
 static void
@@ -938,7 +939,8 @@ test_seccomp_preloaded(void **state)
 	char            *txt;
 
 	(void)state;
-	assert_int_equal(psb_spec_profile_load(SECCOMP_TEST, &prof, &err), 0);
+	assert_int_equal(
+	        psb_seccomp_profile_load(SECCOMP_TEST, &prof, &err), 0);
 	assert_non_null(prof);
 	for (int i = 0; i < 2; i++) { // the profile is not used up
 		input(&in, SC_CFG("\"seccomp\":{}"));
@@ -955,7 +957,7 @@ test_seccomp_preloaded(void **state)
 	json_decref(prof);
 	// A missing file: PSB_EINVAL naming it.
 	assert_int_equal(
-	        psb_spec_profile_load("/nonexistent/p.json", &prof, &err),
+	        psb_seccomp_profile_load("/nonexistent/p.json", &prof, &err),
 	        PSB_EINVAL);
 	assert_null(prof);
 	assert_non_null(
@@ -1182,5 +1184,5 @@ main(void)
 	        cmocka_unit_test(test_config_input),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (psb_test_run_group(tests, NULL, NULL));
 }
