@@ -20,9 +20,8 @@
 #include <stdint.h>
 
 #include "base/goarch.h"
+#include "base/ident.h"
 #include "fsm/fsm.h"
-
-#define PSB_ID_MAX 76 // containerd identifier rule
 
 // The API version Version reports; bump on incompatible changes.
 #define PSB_API_VERSION 1

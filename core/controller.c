@@ -1,19 +1,10 @@
 //
-// podsandboxd - the sandbox controller (see controller.h).
-//
-// Flow of one loop tick (DESIGN.md §2):
-//   1. Requests, runtime outcomes and timer expiries are queued as events
-//      (never handled inside the call that reports them).
-//   2. ctl_tick (from ev_prepare, i.e. before the loop sleeps, or from an
-//      ev_idle kick) steps each queued event through psb_fsm_step, applies
-//      MOVE rules to the in-memory record, writes rows and journal entries
-//      into the store's open transaction, and appends every externally
-//      visible effect to the outbox.
-//   3. The transaction commits. Only then is the outbox flushed: replies,
-//      held requests, runtime operations, published transitions, timers.
-//   4. If the commit fails, touched sandboxes get their snapshots back,
-//      the tick's requests fail with PSB_EUNAVAIL and its internal events
-//      are queued again after a delay: the failure loses nothing.
+// podsandboxd - the sandbox controller (see controller.h): one event
+// through the FSM (ctl_process), its MOVE rule applied to the sandbox's
+// record, the row and journal entry written into the tick's transaction,
+// and its effects put in the outbox. The tick around it (queues, commit,
+// flush, undo) is core/tick.c; replies and held requests core/reply.c;
+// recovery core/recovery.c.
 //
 
 #include "core/controller.h"
@@ -24,73 +15,23 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/assert.h"
 #include "base/cleanup.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "core/controller_int.h"
 
-struct ctl_event {
-	int          ev; // psb_event_t, or -1 for a read-only request
-	char         id[PSB_ID_MAX + 1];
-	uint64_t     generation;
-	uint32_t     epoch; // DEADLINE: the timer epoch it was armed in
-	uint32_t     pid;
-	int32_t      exit_status;
-	int64_t      exited_at;
-	bool         rolled_back;
-	int          code;
-	char        *message;
-	char        *resources;
-	void        *config; // CREATE
-	size_t       config_len;
-	char        *config_json;
-	char        *labels;
-	char        *runtime_handler;
-	int          preset; // a request refused before the FSM (validation)
-	ctl_req_t   *req;
-	ctl_event_t *next;
-};
-
-typedef enum ob_kind {
-	OB_REPLY,     // answer req now
-	OB_PARK,      // hold req on sb
-	OB_RESOLVE,   // answer sb's held requests of `method`
-	OB_WAKE,      // answer sb's held Waits with the exit
-	OB_RT,        // start a runtime operation
-	OB_PUBLISH,   // publish a committed transition
-	OB_RECOVERED, // recovery bookkeeping for sb
-	OB_CALL,      // call fn(arg)
-} ob_kind_t;
-
-typedef enum rt_op { RT_START, RT_KILL, RT_DELETE } rt_op_t;
-
-struct ctl_out {
-	ob_kind_t        kind;
-	ctl_req_t       *req;
-	psb_sandbox_t   *sb;
-	psb_method_t     method;
-	int              code;
-	char            *msg;
-	rt_op_t          op;
-	uint64_t         generation;
-	psb_event_t      event;
-	psb_transition_t tr;
-	void (*fn)(void *);
-	void      *arg;
-	ctl_out_t *next;
-};
-
-static void ctl_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents);
-static void ctl_retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void ctl_rt_sink(void *arg, const psb_rt_event_t *rev);
-static void ctl_tick(psb_controller_t *c);
+
+// The actions that start a runtime operation.
+#define CTL_A_RT (PSB_A_RT_START | PSB_A_RT_KILL | PSB_A_RT_DELETE)
 
 //
 // Small helpers.
 //
 
-static void
-rec_free(sb_rec_t *r)
+void
+ctl_rec_free(sb_rec_t *r)
 {
 	free(r->resources);
 	free(r->last_error);
@@ -113,130 +54,6 @@ set_str(char **dst, const char *src)
 	*dst = src != NULL ? xstrdup(src) : NULL;
 }
 
-// containerd's identifier rule: alphanumerics separated by single '.',
-// '_' or '-', at most 76 characters.
-static bool
-id_valid(const char *id)
-{
-	size_t n;
-	bool   sep = true;
-
-	if (id == NULL || (n = strlen(id)) == 0 || n > PSB_ID_MAX) {
-		return (false);
-	}
-	for (size_t i = 0; i < n; i++) {
-		char ch = id[i];
-
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		        (ch >= '0' && ch <= '9')) {
-			sep = false;
-		} else if ((ch == '.' || ch == '_' || ch == '-') && !sep) {
-			sep = true;
-		} else {
-			return (false);
-		}
-	}
-	return (!sep);
-}
-
-static void
-ctl_event_free(ctl_event_t *e)
-{
-	free(e->message);
-	free(e->resources);
-	free(e->config);
-	free(e->config_json);
-	free(e->labels);
-	free(e->runtime_handler);
-	free(e);
-}
-
-static void
-ctl_enqueue(psb_controller_t *c, ctl_event_t *e)
-{
-	e->next = NULL;
-	if (c->in_tail != NULL) {
-		c->in_tail->next = e;
-	} else {
-		c->in_head = e;
-	}
-	c->in_tail = e;
-	ctl_kick(c);
-}
-
-static void
-ctl_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
-{
-	psb_controller_t *c = w->data;
-
-	ev_idle_stop(loop, w);
-	ctl_tick(c);
-}
-
-// ctl_kick makes sure the loop does not sleep before the next tick runs:
-// work queued by a watcher that runs after our ev_prepare would otherwise
-// wait for unrelated I/O. An active ev_idle keeps the loop from blocking.
-void
-ctl_kick(psb_controller_t *c)
-{
-	if (!c->in_tick && !ev_is_active(&c->idle)) {
-		ev_idle_start(c->loop, &c->idle);
-	}
-}
-
-//
-// The outbox.
-//
-
-static ctl_out_t *
-out_add(psb_controller_t *c, ob_kind_t kind, psb_sandbox_t *sb)
-{
-	ctl_out_t *o = xcalloc(1, sizeof(*o));
-
-	o->kind = kind;
-	o->sb   = sb;
-	if (c->out_tail != NULL) {
-		c->out_tail->next = o;
-	} else {
-		c->out_head = o;
-	}
-	c->out_tail = o;
-	return (o);
-}
-
-static ctl_out_t *
-out_reply(psb_controller_t *c, ctl_req_t *req, int code, char *msg,
-        psb_sandbox_t *sb)
-{
-	ctl_out_t *o = out_add(c, OB_REPLY, sb);
-
-	o->req  = req;
-	o->code = code;
-	o->msg  = msg; // taken
-	return (o);
-}
-
-static void
-out_resolve(psb_controller_t *c, psb_sandbox_t *sb, psb_method_t m, int code,
-        char *msg)
-{
-	ctl_out_t *o = out_add(c, OB_RESOLVE, sb);
-
-	o->method = m;
-	o->code   = code;
-	o->msg    = msg; // taken
-}
-
-void
-ctl_out_call(psb_controller_t *c, void (*fn)(void *), void *arg)
-{
-	ctl_out_t *o = out_add(c, OB_CALL, NULL);
-
-	o->fn  = fn;
-	o->arg = arg;
-	ctl_kick(c);
-}
-
 //
 // Sandboxes.
 //
@@ -253,16 +70,17 @@ sb_alloc(psb_controller_t *c, const char *id)
 	sb->rec.exit_status = -1;
 	ev_timer_init(&sb->deadline, ctl_deadline_cb, 0., 0.);
 	sb->deadline.data = sb;
+	PSB_LIST_INIT(&sb->held, ctl_req_t, node);
 	return (sb);
 }
 
-static void
-sb_free(psb_sandbox_t *sb)
+void
+ctl_sb_free(psb_sandbox_t *sb)
 {
 	ev_timer_stop(sb->ctl->loop, &sb->deadline);
-	rec_free(&sb->rec);
+	ctl_rec_free(&sb->rec);
 	if (sb->touched) {
-		rec_free(&sb->snap);
+		ctl_rec_free(&sb->snap);
 	}
 	free(sb->config);
 	free(sb->config_json);
@@ -320,8 +138,7 @@ sb_touch(psb_controller_t *c, psb_sandbox_t *sb)
 	}
 	sb->touched = true;
 	rec_copy(&sb->snap, &sb->rec);
-	sb->touched_next = c->touched;
-	c->touched       = sb;
+	psb_list_append(&c->touched, sb);
 }
 
 static void
@@ -504,47 +321,43 @@ ctl_journal(psb_controller_t *c, psb_sandbox_t *sb, const ctl_event_t *e,
 	o->tr.generation  = sb->rec.generation;
 }
 
-static void
-ctl_apply(psb_controller_t *c, psb_sandbox_t *sb, ctl_event_t *e,
-        const psb_fsm_rule_t *rule)
+// apply_insert makes the sandbox of a CREATE (its strings taken from e).
+static psb_sandbox_t *
+apply_insert(psb_controller_t *c, ctl_event_t *e, int64_t now)
 {
-	psb_state_t from = sb != NULL ? sb->rec.state : PSB_ST_NONE;
-	uint32_t    a    = rule->actions;
-	uint32_t rt = a & (PSB_A_RT_START | PSB_A_RT_KILL | PSB_A_RT_DELETE);
-	psb_error_t err = PSB_ERROR_INIT;
-	int64_t     now = psb_now_ns();
-	bool        dirty;
-	uint32_t    want;
+	psb_sandbox_t *sb = sb_alloc(c, e->id);
 
-	if (sb == NULL) {
-		if ((a & PSB_A_INSERT) == 0) {
-			// NONE -> NONE (Shutdown of a missing id).
-			if (e->req != NULL && (a & PSB_A_REPLY)) {
-				out_reply(c, e->req, 0, NULL, NULL);
-				e->req = NULL;
-			}
-			return;
-		}
-		sb                  = sb_alloc(c, e->id);
-		sb->config          = TAKE_PTR(e->config);
-		sb->config_len      = e->config_len;
-		sb->config_json     = TAKE_PTR(e->config_json);
-		sb->labels          = TAKE_PTR(e->labels);
-		sb->runtime_handler = TAKE_PTR(e->runtime_handler);
-		sb->rec.created_at  = now;
-		sb->new_in_tick     = true;
-		sb->rec.state       = PSB_ST_NONE;
-		// Generations of a re-created id must not repeat those of
-		// the removed one, or a late event of the old sandbox would
-		// pass for the new one's. The journal's seq is never reused
-		// and grows with every start, so it is a safe base.
-		sb->rec.generation = c->last_seq;
-		psb_map_put(c->sandboxes, sb->id, sb);
-	}
-	sb_touch(c, sb);
-	want  = sb->rec.want;
-	dirty = (a & (PSB_A_INSERT | PSB_A_NEW_GENERATION | PSB_A_RECORD_PID |
-	                     PSB_A_RECORD_EXIT)) != 0;
+	sb->config          = TAKE_PTR(e->config);
+	sb->config_len      = e->config_len;
+	sb->config_json     = TAKE_PTR(e->config_json);
+	sb->labels          = TAKE_PTR(e->labels);
+	sb->runtime_handler = TAKE_PTR(e->runtime_handler);
+	sb->rec.created_at  = now;
+	sb->new_in_tick     = true;
+	sb->rec.state       = PSB_ST_NONE;
+	// Generations of a re-created id must not repeat those of the
+	// removed one, or a late event of the old sandbox would pass for the
+	// new one's. The journal's seq is never reused and grows with every
+	// start, so it is a safe base.
+	sb->rec.generation = c->last_seq;
+	psb_map_put(c->sandboxes, sb->id, sb);
+	return (sb);
+}
+
+// apply_record changes sb's record as the rule's actions say; returns
+// whether the row must be written.
+static bool
+apply_record(psb_controller_t *c, psb_sandbox_t *sb, const ctl_event_t *e,
+        const psb_fsm_rule_t *rule, int64_t now)
+{
+	uint32_t    a     = rule->actions;
+	bool        rt    = (a & CTL_A_RT) != 0;
+	psb_state_t from  = sb->rec.state;
+	uint32_t    want  = sb->rec.want;
+	bool        dirty = (a & (PSB_A_INSERT | PSB_A_NEW_GENERATION |
+                                  PSB_A_RECORD_PID | PSB_A_RECORD_EXIT)) != 0;
+
+	(void)c;
 	if (a & PSB_A_NEW_GENERATION) {
 		sb->rec.generation++;
 		sb->rec.pid         = 0;
@@ -597,13 +410,13 @@ ctl_apply(psb_controller_t *c, psb_sandbox_t *sb, ctl_event_t *e,
 	} else if (a & PSB_A_BACKOFF) {
 		// A retry with a new runtime operation gets the state's full
 		// deadline; a failure waits the backoff before the retry.
-		if (rt != 0) {
+		if (rt) {
 			sb->rec.attempts++;
 		}
 		sb->rearm   = true;
-		sb->backoff = rt == 0;
+		sb->backoff = !rt;
 		sb->timer_epoch++;
-	} else if (rt != 0 && psb_state_has_deadline(rule->next)) {
+	} else if (rt && psb_state_has_deadline(rule->next)) {
 		sb->rearm   = true;
 		sb->backoff = false;
 		sb->timer_epoch++;
@@ -611,6 +424,83 @@ ctl_apply(psb_controller_t *c, psb_sandbox_t *sb, ctl_event_t *e,
 	if (dirty) {
 		sb->rec.updated_at = now;
 	}
+	return (dirty);
+}
+
+// apply_effects puts what the rule makes visible in the outbox: replies,
+// resolved held requests, woken waiters, the runtime operation. All of
+// it leaves after the commit.
+static void
+apply_effects(psb_controller_t *c, psb_sandbox_t *sb, ctl_event_t *e,
+        const psb_fsm_rule_t *rule, psb_state_t from)
+{
+	static const struct {
+		uint32_t     done, err;
+		psb_method_t m;
+	} ends[] = {
+	        {PSB_A_START_DONE, PSB_A_START_ERR, PSB_M_START},
+	        {PSB_A_STOP_DONE, PSB_A_STOP_ERR, PSB_M_STOP},
+	        {PSB_A_SHUTDOWN_DONE, PSB_A_SHUTDOWN_ERR, PSB_M_SHUTDOWN},
+	};
+	uint32_t a    = rule->actions;
+	int      code = rule->code != 0 ? rule->code
+	                : e->code != 0  ? e->code
+	                                : PSB_ERUNTIME;
+
+	if (e->req != NULL && (a & PSB_A_REPLY)) {
+		out_reply(c, TAKE_PTR(e->req), 0, NULL, sb);
+	}
+	if (e->req != NULL && (a & PSB_A_PARK)) {
+		out_reply(c, TAKE_PTR(e->req), 0, NULL, sb)->kind = OB_PARK;
+	}
+	for (size_t i = 0; i < PSB_NELEM(ends); i++) {
+		if (a & ends[i].done) {
+			out_resolve(c, sb, ends[i].m, 0, NULL);
+		}
+	}
+	for (size_t i = 0; i < PSB_NELEM(ends); i++) {
+		if (a & ends[i].err) {
+			out_resolve(c, sb, ends[i].m, code,
+			        err_msg(c, sb, e, from));
+		}
+	}
+	if (a & PSB_A_WAKE_WAITERS) {
+		out_add(c, OB_WAKE, sb);
+	}
+	if (a & CTL_A_RT) {
+		ctl_out_t *o  = out_add(c, OB_RT, sb);
+		o->op         = (a & PSB_A_RT_START)  ? RT_START
+		                : (a & PSB_A_RT_KILL) ? RT_KILL
+		                                      : RT_DELETE;
+		o->generation = sb->rec.generation;
+	}
+}
+
+// ctl_apply carries out a MOVE rule: the record changes, the row and the
+// journal entry go into this tick's transaction, the effects into the
+// outbox.
+static void
+ctl_apply(psb_controller_t *c, psb_sandbox_t *sb, ctl_event_t *e,
+        const psb_fsm_rule_t *rule)
+{
+	psb_state_t from = sb != NULL ? sb->rec.state : PSB_ST_NONE;
+	uint32_t    a    = rule->actions;
+	psb_error_t err  = PSB_ERROR_INIT;
+	int64_t     now  = psb_now_ns();
+	bool        dirty;
+
+	if (sb == NULL) {
+		if ((a & PSB_A_INSERT) == 0) {
+			// NONE -> NONE (Shutdown of a missing id).
+			if (e->req != NULL && (a & PSB_A_REPLY)) {
+				out_reply(c, TAKE_PTR(e->req), 0, NULL, NULL);
+			}
+			return;
+		}
+		sb = apply_insert(c, e, now);
+	}
+	sb_touch(c, sb);
+	dirty = apply_record(c, sb, e, rule, now);
 
 	// Row and journal go into this tick's transaction.
 	if (a & PSB_A_REMOVE) {
@@ -637,51 +527,7 @@ ctl_apply(psb_controller_t *c, psb_sandbox_t *sb, ctl_event_t *e,
 		        psb_state_name(rule->next),
 		        psb_fsm_actions_str(a, ",", acts, sizeof(acts)));
 	}
-
-	// Everything else leaves after the commit.
-	if (e->req != NULL && (a & PSB_A_REPLY)) {
-		out_reply(c, TAKE_PTR(e->req), 0, NULL, sb);
-	}
-	if (e->req != NULL && (a & PSB_A_PARK)) {
-		out_reply(c, TAKE_PTR(e->req), 0, NULL, sb)->kind = OB_PARK;
-	}
-	if (a & PSB_A_START_DONE) {
-		out_resolve(c, sb, PSB_M_START, 0, NULL);
-	}
-	if (a & PSB_A_STOP_DONE) {
-		out_resolve(c, sb, PSB_M_STOP, 0, NULL);
-	}
-	if (a & PSB_A_SHUTDOWN_DONE) {
-		out_resolve(c, sb, PSB_M_SHUTDOWN, 0, NULL);
-	}
-	if (a & (PSB_A_START_ERR | PSB_A_STOP_ERR | PSB_A_SHUTDOWN_ERR)) {
-		int code = rule->code != 0 ? rule->code
-		           : e->code != 0  ? e->code
-		                           : PSB_ERUNTIME;
-
-		if (a & PSB_A_START_ERR) {
-			out_resolve(c, sb, PSB_M_START, code,
-			        err_msg(c, sb, e, from));
-		}
-		if (a & PSB_A_STOP_ERR) {
-			out_resolve(c, sb, PSB_M_STOP, code,
-			        err_msg(c, sb, e, from));
-		}
-		if (a & PSB_A_SHUTDOWN_ERR) {
-			out_resolve(c, sb, PSB_M_SHUTDOWN, code,
-			        err_msg(c, sb, e, from));
-		}
-	}
-	if (a & PSB_A_WAKE_WAITERS) {
-		out_add(c, OB_WAKE, sb);
-	}
-	if (rt != 0) {
-		ctl_out_t *o  = out_add(c, OB_RT, sb);
-		o->op         = (a & PSB_A_RT_START)  ? RT_START
-		                : (a & PSB_A_RT_KILL) ? RT_KILL
-		                                      : RT_DELETE;
-		o->generation = sb->rec.generation;
-	}
+	apply_effects(c, sb, e, rule, from);
 }
 
 // ctl_read answers the read-only methods; they never change state, but
@@ -735,7 +581,7 @@ ctl_read(psb_controller_t *c, ctl_event_t *e)
 	}
 }
 
-static void
+void
 ctl_process(psb_controller_t *c, ctl_event_t *e)
 {
 	psb_sandbox_t   *sb;
@@ -796,11 +642,12 @@ ctl_process(psb_controller_t *c, ctl_event_t *e)
 // After the commit.
 //
 
-static void
+void
 ctl_run_rt(psb_controller_t *c, ctl_out_t *o)
 {
 	psb_rt_sandbox_t rs;
 	psb_rt_event_t   fail;
+	psb_error_t      err = PSB_ERROR_INIT;
 	int              rv;
 
 	ctl_rt_sandbox(o->sb, &rs);
@@ -810,10 +657,10 @@ ctl_run_rt(psb_controller_t *c, ctl_out_t *o)
 		// The runtime builds the OCI spec from the config's crictl
 		// JSON, rendered once at Create (it never sees protobuf).
 		rs.config_json = o->sb->config_json;
-		rv             = psb_runtime_start(c->rt, &rs);
+		rv             = psb_runtime_start(c->rt, &rs, &err);
 		break;
-	case RT_KILL: rv = psb_runtime_kill(c->rt, &rs); break;
-	default: rv = psb_runtime_delete(c->rt, &rs); break;
+	case RT_KILL: rv = psb_runtime_kill(c->rt, &rs, &err); break;
+	default: rv = psb_runtime_delete(c->rt, &rs, &err); break;
 	}
 	if (rv == 0) {
 		return;
@@ -827,11 +674,12 @@ ctl_run_rt(psb_controller_t *c, ctl_out_t *o)
 	fail.generation  = o->generation;
 	fail.rolled_back = true;
 	fail.code        = rv;
-	fail.message     = "the runtime refused the operation";
+	fail.message     = psb_error_message(&err); // why it refused
 	ctl_rt_sink(c, &fail);
+	psb_error_release(&err);
 }
 
-static void
+void
 ctl_sync_timer(psb_controller_t *c, psb_sandbox_t *sb)
 {
 	uint32_t ms;
@@ -861,250 +709,6 @@ ctl_sync_timer(psb_controller_t *c, psb_sandbox_t *sb)
 	ev_timer_set(&sb->deadline, ms / 1000.0, 0.);
 	sb->deadline.data = sb;
 	ev_timer_start(c->loop, &sb->deadline);
-}
-
-static void
-ctl_out_free(ctl_out_t *o)
-{
-	free(o->msg);
-	free(o);
-}
-
-static void
-ctl_flush(psb_controller_t *c)
-{
-	ctl_out_t     *o;
-	psb_sandbox_t *sb;
-
-	// Detach first: callbacks may queue work for the next round.
-	o           = c->out_head;
-	c->out_head = c->out_tail = NULL;
-	sb                        = c->touched;
-	c->touched                = NULL;
-
-	while (o != NULL) {
-		ctl_out_t *next = o->next;
-
-		switch (o->kind) {
-		case OB_REPLY:
-			ctl_reply(c, o->req, o->code, o->msg, o->sb);
-			break;
-		case OB_PARK:
-			if (o->req->canceled) {
-				ctl_reply(
-				        c, o->req, PSB_ECANCELED, NULL, NULL);
-			} else if (!ctl_still_held(c, o->req, o->sb)) {
-				// Settled earlier in this outbox.
-				ctl_reply(c, o->req, 0, NULL, o->sb);
-			} else {
-				ctl_hold(c, o->req, o->sb);
-			}
-			break;
-		case OB_RESOLVE:
-			ctl_resolve(c, o->sb, o->method, o->code, o->msg);
-			break;
-		case OB_WAKE:
-			ctl_resolve(c, o->sb, PSB_M_WAIT, 0, NULL);
-			break;
-		case OB_RT: ctl_run_rt(c, o); break;
-		case OB_PUBLISH:
-			o->tr.sandbox_id = o->sb->id;
-			if (c->publish_cb != NULL) {
-				c->publish_cb(c->publish_arg, &o->tr);
-			}
-			break;
-		case OB_RECOVERED:
-			ctl_recovery_note(c, o->sb, o->event);
-			break;
-		case OB_CALL: o->fn(o->arg); break;
-		}
-		ctl_out_free(o);
-		o = next;
-	}
-
-	// Timers follow the committed states; removed sandboxes go.
-	while (sb != NULL) {
-		psb_sandbox_t *next = sb->touched_next;
-
-		sb->touched     = false;
-		sb->new_in_tick = false;
-		rec_free(&sb->snap);
-		if (sb->gone) {
-			while (sb->held != NULL) {
-				ctl_reply(c, sb->held, PSB_ENOENT,
-				        "sandbox was removed", NULL);
-			}
-			ctl_recovery_forget(c, sb);
-			sb_free(sb);
-		} else {
-			ctl_sync_timer(c, sb);
-			sb->rearm   = false;
-			sb->backoff = false;
-			ctl_unknown_note(c, sb);
-		}
-		sb = next;
-	}
-}
-
-// ctl_undo puts the world back as it was before the failed tick.
-static void
-ctl_undo(psb_controller_t *c, const char *why)
-{
-	ctl_out_t     *o  = c->out_head;
-	psb_sandbox_t *sb = c->touched;
-	ctl_event_t   *e  = c->done_head;
-
-	c->out_head = c->out_tail = NULL;
-	c->touched                = NULL;
-	c->done_head = c->done_tail = NULL;
-
-	while (o != NULL) {
-		ctl_out_t *next = o->next;
-
-		if (o->req != NULL) {
-			char *msg = xasprintf("could not persist the change, "
-			                      "nothing was done: %s",
-			        why);
-
-			ctl_reply(c, o->req, PSB_EUNAVAIL, msg, NULL);
-			free(msg);
-		}
-		ctl_out_free(o);
-		o = next;
-	}
-	// New sandboxes go first, so that a removed one with the same id
-	// can take its place again.
-	for (psb_sandbox_t *s = sb; s != NULL; s = s->touched_next) {
-		if (s->new_in_tick && !s->gone) {
-			psb_map_del(c->sandboxes, s->id);
-		}
-	}
-	while (sb != NULL) {
-		psb_sandbox_t *next = sb->touched_next;
-
-		if (sb->new_in_tick) {
-			sb->touched = false; // snap already freed below
-			rec_free(&sb->snap);
-			sb_free(sb);
-		} else {
-			rec_free(&sb->rec);
-			sb->rec     = sb->snap;
-			sb->touched = false;
-			memset(&sb->snap, 0, sizeof(sb->snap));
-			sb->rearm = sb->backoff = false;
-			if (sb->gone) {
-				sb->gone = false;
-				psb_map_put(c->sandboxes, sb->id, sb);
-			}
-		}
-		sb = next;
-	}
-	// Internal events are tried again later; requests were answered.
-	while (e != NULL) {
-		ctl_event_t *next = e->next;
-
-		if (e->ev >= 0 && e->preset == 0 &&
-		        psb_event_source((psb_event_t)e->ev) != PSB_SRC_API) {
-			e->next = NULL;
-			if (c->retry_tail != NULL) {
-				c->retry_tail->next = e;
-			} else {
-				c->retry_head = e;
-			}
-			c->retry_tail = e;
-		} else {
-			ctl_event_free(e);
-		}
-		e = next;
-	}
-	if (c->retry_head != NULL && !ev_is_active(&c->retry_timer)) {
-		c->retry_delay_ms =
-		        c->retry_delay_ms ? c->retry_delay_ms * 2 : 50;
-		if (c->retry_delay_ms > 1000) {
-			c->retry_delay_ms = 1000;
-		}
-		ev_timer_set(&c->retry_timer, c->retry_delay_ms / 1000.0, 0.);
-		ev_timer_start(c->loop, &c->retry_timer);
-	}
-}
-
-static void
-ctl_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	psb_controller_t *c = w->data;
-
-	while (c->retry_head != NULL) {
-		ctl_event_t *e = c->retry_head;
-
-		c->retry_head = e->next;
-		ctl_enqueue(c, e);
-	}
-	c->retry_tail = NULL;
-}
-
-static void
-ctl_tick(psb_controller_t *c)
-{
-	if (c->in_tick) {
-		return;
-	}
-	c->in_tick = true;
-	while (c->in_head != NULL || c->out_head != NULL ||
-	        psb_store_in_tick(c->store)) {
-		psb_error_t err = PSB_ERROR_INIT;
-		int         rv;
-
-		while (c->in_head != NULL) {
-			ctl_event_t *e = c->in_head;
-
-			c->in_head = e->next;
-			if (c->in_head == NULL) {
-				c->in_tail = NULL;
-			}
-			e->next = NULL;
-			ctl_process(c, e);
-			if (c->done_tail != NULL) {
-				c->done_tail->next = e;
-			} else {
-				c->done_head = e;
-			}
-			c->done_tail = e;
-		}
-		if (c->tick_error) {
-			psb_store_rollback(c->store);
-			rv = PSB_ESTORE;
-			psb_error_make(&err, rv, "%s", c->tick_error_msg);
-		} else {
-			rv = psb_store_commit(c->store, &err);
-		}
-		if (rv != 0) {
-			c->commit_failures++;
-			psb_log(PSB_LOG_ERROR, "store commit failed: %s",
-			        psb_error_message(&err));
-			ctl_undo(c, psb_error_message(&err));
-		} else {
-			c->retry_delay_ms = 0;
-			while (c->done_head != NULL) {
-				ctl_event_t *e = c->done_head;
-
-				c->done_head = e->next;
-				ctl_event_free(e);
-			}
-			c->done_tail = NULL;
-			ctl_flush(c);
-		}
-		psb_error_release(&err);
-		free(c->tick_error_msg);
-		c->tick_error_msg = NULL;
-		c->tick_error     = false;
-	}
-	c->in_tick = false;
-}
-
-static void
-ctl_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
-{
-	ctl_tick(w->data);
 }
 
 static void
@@ -1172,15 +776,7 @@ psb_controller_new(struct ev_loop *loop, psb_store_t *store, psb_runtime_t *rt,
 	if (c->opts.retry_max == 0) {
 		c->opts.retry_max = 1;
 	}
-	ev_prepare_init(&c->prepare, ctl_prepare_cb);
-	c->prepare.data = c;
-	ev_prepare_start(loop, &c->prepare);
-	// The prepare watcher alone must not keep the loop alive.
-	ev_unref(loop);
-	ev_idle_init(&c->idle, ctl_idle_cb);
-	c->idle.data = c;
-	ev_timer_init(&c->retry_timer, ctl_retry_cb, 0., 0.);
-	c->retry_timer.data = c;
+	ctl_tick_init(c);
 	ev_timer_init(&c->reprobe_timer, ctl_reprobe_cb, 0.,
 	        c->opts.reprobe_ms / 1000.0);
 	c->reprobe_timer.data = c;
@@ -1228,7 +824,7 @@ psb_controller_submit(psb_controller_t *c, const psb_request_t *r,
 		e->message = xstrdup("unknown method");
 	}
 	if (psb_method_needs_id(r->method) && e->preset == 0 &&
-	        !id_valid(r->sandbox_id)) {
+	        !psb_id_valid(r->sandbox_id)) {
 		e->preset  = PSB_EINVAL;
 		e->message = xasprintf("sandbox_id: \"%.80s\" is not a valid "
 		                       "id (1-%d characters: letters and "
@@ -1300,9 +896,10 @@ ctl_abort_held(void *arg, void *value)
 {
 	psb_sandbox_t *sb   = value;
 	int            code = *(int *)arg;
+	ctl_req_t     *req;
 
-	while (sb->held != NULL) {
-		ctl_reply(sb->ctl, sb->held, code,
+	while ((req = psb_list_first(&sb->held)) != NULL) {
+		ctl_reply(sb->ctl, req, code,
 		        code == PSB_EUNAVAIL ? "podsandboxd is shutting down"
 		                             : NULL,
 		        NULL);
@@ -1324,7 +921,7 @@ psb_controller_drain(psb_controller_t *c)
 static int
 ctl_free_sb(void *arg, void *value)
 {
-	sb_free(value);
+	ctl_sb_free(value);
 	return (0);
 }
 
@@ -1340,19 +937,10 @@ psb_controller_free(psb_controller_t *c)
 	ctl_tick(c);
 	psb_map_each(c->sandboxes, ctl_abort_held, &code);
 	ctl_release_gated(c, code, NULL);
-	ev_ref(c->loop);
-	ev_prepare_stop(c->loop, &c->prepare);
-	ev_idle_stop(c->loop, &c->idle);
-	ev_timer_stop(c->loop, &c->retry_timer);
+	ctl_tick_fini(c);
 	ev_timer_stop(c->loop, &c->reprobe_timer);
 	ev_timer_stop(c->loop, &c->probe_timer);
 	psb_runtime_set_sink(c->rt, NULL, NULL);
-	while (c->retry_head != NULL) {
-		ctl_event_t *e = c->retry_head;
-
-		c->retry_head = e->next;
-		ctl_event_free(e);
-	}
 	psb_map_each(c->sandboxes, ctl_free_sb, NULL);
 	psb_map_free(c->sandboxes);
 	free(c->slots);
@@ -1369,8 +957,7 @@ psb_controller_count(const psb_controller_t *c)
 bool
 psb_controller_idle(const psb_controller_t *c)
 {
-	return (c->in_head == NULL && c->out_head == NULL &&
-	        c->retry_head == NULL && !psb_store_in_tick(c->store));
+	return (ctl_tick_idle(c));
 }
 
 uint64_t

@@ -8,6 +8,7 @@
 
 #include <ev.h>
 
+#include "base/list.h"
 #include "base/map.h"
 #include "core/controller.h"
 
@@ -32,9 +33,8 @@ struct ctl_req {
 	char             *label_selector; // LIST: JSON object text
 	uint64_t          since;          // EVENTS
 	uint32_t          limit;          // EVENTS
-	psb_sandbox_t    *sb;             // while held
-	ctl_req_t        *next;
-	ctl_req_t        *prev;
+	psb_sandbox_t    *sb;             // while held on sb->held
+	psb_list_node_t   node;  // on sb->held or the controller's gated
 	ev_timer          timer; // held-request timeout
 	psb_controller_t *ctl;
 };
@@ -56,6 +56,60 @@ typedef struct sb_rec {
 	char       *last_error;
 } sb_rec_t;
 
+// An event queued for the next tick (tick.c): a request, a runtime
+// outcome, a timer.
+struct ctl_event {
+	int        ev; // psb_event_t, or -1 for a read-only request
+	char       id[PSB_ID_MAX + 1];
+	uint64_t   generation;
+	uint32_t   epoch; // DEADLINE: the timer epoch it was armed in
+	uint32_t   pid;
+	int32_t    exit_status;
+	int64_t    exited_at;
+	bool       rolled_back;
+	int        code;
+	char      *message;
+	char      *resources;
+	void      *config; // CREATE
+	size_t     config_len;
+	char      *config_json;
+	char      *labels;
+	char      *runtime_handler;
+	int        preset; // a request refused before the FSM (validation)
+	ctl_req_t *req;
+	psb_list_node_t node; // on the controller's in/done/retry queue
+};
+
+typedef enum ob_kind {
+	OB_REPLY,     // answer req now
+	OB_PARK,      // hold req on sb
+	OB_RESOLVE,   // answer sb's held requests of `method`
+	OB_WAKE,      // answer sb's held Waits with the exit
+	OB_RT,        // start a runtime operation
+	OB_PUBLISH,   // publish a committed transition
+	OB_RECOVERED, // recovery bookkeeping for sb
+	OB_CALL,      // call fn(arg)
+} ob_kind_t;
+
+typedef enum rt_op { RT_START, RT_KILL, RT_DELETE } rt_op_t;
+
+// One externally visible effect of a tick, carried out after its commit.
+struct ctl_out {
+	ob_kind_t        kind;
+	ctl_req_t       *req;
+	psb_sandbox_t   *sb;
+	psb_method_t     method;
+	int              code;
+	char            *msg;
+	rt_op_t          op;
+	uint64_t         generation;
+	psb_event_t      event;
+	psb_transition_t tr;
+	void (*fn)(void *);
+	void           *arg;
+	psb_list_node_t node; // on the outbox
+};
+
 struct psb_sandbox {
 	char     id[PSB_ID_MAX + 1];
 	sb_rec_t rec;
@@ -67,13 +121,13 @@ struct psb_sandbox {
 	char  *runtime_handler;
 
 	// Tick bookkeeping.
-	bool                touched;     // snapshot taken this tick
-	bool                new_in_tick; // inserted this tick
-	bool                gone;        // removed this tick
-	bool                rearm;       // deadline timer must be re-armed
-	bool                backoff;     // ... with the backoff delay
-	sb_rec_t            snap;
-	struct psb_sandbox *touched_next;
+	bool            touched;     // snapshot taken this tick
+	bool            new_in_tick; // inserted this tick
+	bool            gone;        // removed this tick
+	bool            rearm;       // deadline timer must be re-armed
+	bool            backoff;     // ... with the backoff delay
+	sb_rec_t        snap;
+	psb_list_node_t touched_node; // on the controller's touched
 
 	// Recovery.
 	bool      awaiting_probe; // first answer not in yet
@@ -83,8 +137,7 @@ struct psb_sandbox {
 
 	ev_timer   deadline;
 	uint32_t   timer_epoch;
-	ctl_req_t *held; // held requests (Start/Stop/Shutdown/Wait), FIFO
-	ctl_req_t *held_tail;
+	psb_list_t held; // held requests (Start/Stop/Shutdown/Wait), FIFO
 	psb_controller_t *ctl;
 };
 
@@ -97,25 +150,18 @@ struct psb_controller {
 	psb_map_t *sandboxes; // id -> psb_sandbox_t
 
 	// Inbound events (requests, runtime outcomes, timers), FIFO.
-	ctl_event_t *in_head;
-	ctl_event_t *in_tail;
+	psb_list_t in;
 	// Events of the current tick, kept until its commit decides.
-	ctl_event_t *done_head;
-	ctl_event_t *done_tail;
+	psb_list_t done;
 	// Internal events of failed ticks, retried after a delay.
-	ctl_event_t *retry_head;
-	ctl_event_t *retry_tail;
-	ev_timer     retry_timer;
-	uint32_t     retry_delay_ms;
+	psb_list_t retry;
+	ev_timer   retry_timer;
+	uint32_t   retry_delay_ms;
 
-	// The outbox of the current tick.
-	ctl_out_t *out_head;
-	ctl_out_t *out_tail;
-
-	psb_sandbox_t *touched;    // sandboxes touched this tick
-	psb_sandbox_t *graveyard;  // removed this tick, freed after flush
-	bool           tick_error; // a store write failed this tick
-	char          *tick_error_msg;
+	psb_list_t out;        // the outbox of the current tick
+	psb_list_t touched;    // sandboxes touched this tick
+	bool       tick_error; // a store write failed this tick
+	char      *tick_error_msg;
 
 	// Request slots: token = (seq << 32) | slot index.
 	ctl_req_t **slots;
@@ -138,11 +184,36 @@ struct psb_controller {
 	void  *recover_done_arg;
 	size_t awaiting_probe; // loaded sandboxes not yet probed once
 	// Requests held until awaiting_probe drops to 0 (List), FIFO.
-	ctl_req_t *gated;
-	ctl_req_t *gated_tail;
+	psb_list_t gated;
 	uint64_t   commit_failures;
 	uint64_t   last_seq; // newest journal seq seen (generation base)
 };
+
+// tick.c: the loop tick, its queues and the outbox.
+void       ctl_tick_init(psb_controller_t *c);
+void       ctl_tick_fini(psb_controller_t *c);
+bool       ctl_tick_idle(const psb_controller_t *c);
+void       ctl_tick(psb_controller_t *c);
+void       ctl_enqueue(psb_controller_t *c, ctl_event_t *e); // taken
+void       ctl_event_free(ctl_event_t *e);
+ctl_out_t *out_add(psb_controller_t *c, ob_kind_t kind, psb_sandbox_t *sb);
+// out_reply and out_resolve take msg (malloc'd or NULL).
+ctl_out_t *out_reply(psb_controller_t *c, ctl_req_t *req, int code, char *msg,
+        psb_sandbox_t *sb);
+void       out_resolve(psb_controller_t *c, psb_sandbox_t *sb, psb_method_t m,
+              int code, char *msg);
+void       ctl_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents);
+void       ctl_idle_cb(struct ev_loop *loop, ev_idle *w, int revents);
+void       ctl_retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+// controller.c, for tick.c: one event through the FSM; a runtime
+// operation of the outbox; a sandbox's deadline timer after the commit;
+// freeing.
+void ctl_process(psb_controller_t *c, ctl_event_t *e);
+void ctl_run_rt(psb_controller_t *c, ctl_out_t *o);
+void ctl_sync_timer(psb_controller_t *c, psb_sandbox_t *sb);
+void ctl_rec_free(sb_rec_t *r);
+void ctl_sb_free(psb_sandbox_t *sb);
 
 // recovery.c: called for every processed recovery event (FOUND_* or
 // RUNTIME_UNREACHABLE) after its step, and by the reprobe timer.

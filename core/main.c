@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <ev.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -361,6 +362,8 @@ main(int argc, char **argv)
 
 	// A client that goes away mid-reply must not kill the daemon.
 	signal(SIGPIPE, SIG_IGN);
+	// Out of memory inside jansson takes the same path as ours.
+	json_set_alloc_funcs(xmalloc, free);
 
 	if (psb_config_parse(&cfg, argc, argv, &err) != 0) {
 		fprintf(stderr, "podsandboxd: %s\n", psb_error_message(&err));

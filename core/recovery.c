@@ -14,6 +14,7 @@
 // complete (every sandbox we have): the runtime removes its orphans.
 //
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,8 +33,7 @@ recovery_load_row(void *arg, const psb_store_row_t *row)
 	load_acc_t    *acc = arg;
 	psb_sandbox_t *sb;
 
-	if (row->id == NULL || row->id[0] == '\0' ||
-	        strlen(row->id) > PSB_ID_MAX) {
+	if (!psb_id_valid(row->id)) {
 		psb_log(PSB_LOG_WARN, "recovery: skipping a row with an "
 		                      "invalid id");
 		return (0);
@@ -108,10 +108,29 @@ probe_arm(psb_controller_t *c)
 	}
 }
 
+// recovery_unreachable queues RUNTIME_UNREACHABLE for one sandbox: an
+// answer recovery itself gives when the runtime gave none (the call was
+// refused, or its deadline passed). Queued like a runtime's event, but
+// by core: psb_runtime_emit is the backends' way in.
+static void
+recovery_unreachable(psb_controller_t *c, const char *id, uint64_t generation,
+        int code, const char *message)
+{
+	ctl_event_t *e = xcalloc(1, sizeof(*e));
+
+	e->ev = PSB_EV_RUNTIME_UNREACHABLE;
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	e->generation = generation;
+	e->code       = code;
+	e->message    = message != NULL ? xstrdup(message) : NULL;
+	ctl_enqueue(c, e);
+}
+
 static void
 recovery_probe(psb_controller_t *c, bool only_reprobe)
 {
 	probe_acc_t acc;
+	psb_error_t err = PSB_ERROR_INIT;
 	int         rv;
 
 	acc.v = xcalloc(psb_map_size(c->sandboxes) + 1, sizeof(*acc.v));
@@ -119,23 +138,22 @@ recovery_probe(psb_controller_t *c, bool only_reprobe)
 	acc.only_reprobe = only_reprobe;
 	psb_map_each(c->sandboxes, recovery_collect, &acc);
 	if (acc.n > 0 || !only_reprobe) {
-		rv = only_reprobe ? psb_runtime_probe(c->rt, acc.v, acc.n)
-		                  : psb_runtime_probe_all(c->rt, acc.v, acc.n);
+		rv = only_reprobe
+		             ? psb_runtime_probe(c->rt, acc.v, acc.n, &err)
+		             : psb_runtime_probe_all(
+		                       c->rt, acc.v, acc.n, &err);
 		probe_arm(c);
 		if (rv != 0) {
 			// Could not even ask: every one of them is
 			// unreachable for now.
 			for (size_t i = 0; i < acc.n; i++) {
-				psb_rt_event_t ev = {0};
-
-				ev.event      = PSB_EV_RUNTIME_UNREACHABLE;
-				ev.sandbox_id = acc.v[i].id;
-				ev.generation = acc.v[i].generation;
-				ev.code       = rv;
-				psb_runtime_emit(c->rt, &ev);
+				recovery_unreachable(c, acc.v[i].id,
+				        acc.v[i].generation, rv,
+				        psb_error_message(&err));
 			}
 		}
 	}
+	psb_error_release(&err);
 	free(acc.v);
 }
 
@@ -287,17 +305,11 @@ ctl_probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	acc.gens = xcalloc(total + 1, sizeof(*acc.gens));
 	psb_map_each(c->sandboxes, probe_overdue, &acc);
 	for (size_t i = 0; i < acc.n; i++) {
-		psb_rt_event_t ev = {0};
-
 		psb_log_sb(PSB_LOG_WARN, acc.ids[i],
 		        "recovery: the runtime did not answer within %u ms",
 		        c->opts.probe_timeout_ms);
-		ev.event      = PSB_EV_RUNTIME_UNREACHABLE;
-		ev.sandbox_id = acc.ids[i];
-		ev.generation = acc.gens[i];
-		ev.code       = PSB_ETIMEDOUT;
-		ev.message    = "the runtime did not answer the probe in time";
-		psb_runtime_emit(c->rt, &ev);
+		recovery_unreachable(c, acc.ids[i], acc.gens[i], PSB_ETIMEDOUT,
+		        "the runtime did not answer the probe in time");
 	}
 	free(acc.ids);
 	free(acc.gens);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/assert.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "core/controller_int.h"
@@ -65,28 +66,14 @@ ctl_req_new(psb_controller_t *c, const psb_request_t *r, psb_reply_cb cb,
 static void
 req_unhold(ctl_req_t *req)
 {
-	psb_sandbox_t    *sb = req->sb;
-	psb_controller_t *c  = req->ctl;
-	ctl_req_t       **head, **tail;
+	psb_controller_t *c = req->ctl;
 
-	if (sb == NULL && !req->gated) {
+	if (!psb_list_node_active(&req->node)) {
 		return;
 	}
-	head = sb != NULL ? &sb->held : &c->gated;
-	tail = sb != NULL ? &sb->held_tail : &c->gated_tail;
-	if (req->prev != NULL) {
-		req->prev->next = req->next;
-	} else {
-		*head = req->next;
-	}
-	if (req->next != NULL) {
-		req->next->prev = req->prev;
-	} else {
-		*tail = req->prev;
-	}
-	req->next = req->prev = NULL;
-	req->sb               = NULL;
-	req->gated            = false;
+	psb_list_remove(req->sb != NULL ? &req->sb->held : &c->gated, req);
+	req->sb    = NULL;
+	req->gated = false;
 	ev_timer_stop(c->loop, &req->timer);
 }
 
@@ -95,6 +82,9 @@ ctl_req_free(ctl_req_t *req)
 {
 	psb_controller_t *c = req->ctl;
 
+	// Answered exactly once: its slot still points at it.
+	PSB_ASSERT(req->slot < c->nslots && c->slots[req->slot] == req);
+	PSB_ASSERT(c->nreqs > 0);
 	req_unhold(req);
 	c->slots[req->slot]       = NULL;
 	c->free_slots[c->nfree++] = req->slot;
@@ -432,10 +422,10 @@ void
 ctl_resolve(psb_controller_t *c, psb_sandbox_t *sb, psb_method_t m, int code,
         const char *msg)
 {
-	ctl_req_t *req = sb->held;
+	ctl_req_t *req = psb_list_first(&sb->held);
 
 	while (req != NULL) {
-		ctl_req_t *next = req->next;
+		ctl_req_t *next = psb_list_next(&sb->held, req);
 
 		if (req->method == m) {
 			ctl_reply(c, req, code, msg, sb);
@@ -459,19 +449,9 @@ ctl_hold_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 void
 ctl_hold(psb_controller_t *c, ctl_req_t *req, psb_sandbox_t *sb)
 {
-	ctl_req_t **head = sb != NULL ? &sb->held : &c->gated;
-	ctl_req_t **tail = sb != NULL ? &sb->held_tail : &c->gated_tail;
-
 	req->sb    = sb;
 	req->gated = sb == NULL;
-	req->prev  = *tail;
-	req->next  = NULL;
-	if (*tail != NULL) {
-		(*tail)->next = req;
-	} else {
-		*head = req;
-	}
-	*tail = req;
+	psb_list_append(sb != NULL ? &sb->held : &c->gated, req);
 	if (req->timeout_ms > 0) {
 		ev_timer_init(&req->timer, ctl_hold_timeout_cb,
 		        req->timeout_ms / 1000.0, 0.);
@@ -493,7 +473,9 @@ ctl_still_held(const psb_controller_t *c, const ctl_req_t *req,
 void
 ctl_release_gated(psb_controller_t *c, int code, const char *msg)
 {
-	while (c->gated != NULL) {
-		ctl_reply(c, c->gated, code, msg, NULL);
+	ctl_req_t *req;
+
+	while ((req = psb_list_first(&c->gated)) != NULL) {
+		ctl_reply(c, req, code, msg, NULL);
 	}
 }

@@ -23,6 +23,7 @@
 
 #include "base/alloc.h"
 #include "base/cleanup.h"
+#include "base/ident.h"
 #include "fsm/fsm.h"
 #include "podsandbox.pb-c.h"
 #include "transport/config_json.h"
@@ -65,33 +66,6 @@ static const cd_method_t cd_methods[] = {
 #undef ID
 #undef NOID
 
-static bool
-cd_alnum(char c)
-{
-	return ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	        (c >= '0' && c <= '9'));
-}
-
-// containerd's identifiers.Validate: ^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$
-static bool
-cd_id_valid(const char *s)
-{
-	bool   after_sep = true; // must start with a letter or digit
-	size_t n         = 0;
-
-	for (; s[n] != '\0'; n++) {
-		if (cd_alnum(s[n])) {
-			after_sep = false;
-		} else if ((s[n] == '.' || s[n] == '_' || s[n] == '-') &&
-		           !after_sep) {
-			after_sep = true;
-		} else {
-			return (false);
-		}
-	}
-	return (n > 0 && n <= PSB_ID_MAX && !after_sep);
-}
-
 static int
 cd_check_id(const char *method, const char *id, psb_error_t *err)
 {
@@ -108,7 +82,7 @@ cd_check_id(const char *method, const char *id, psb_error_t *err)
 		        method, psb_podconfig_quote(q, 33, id), strlen(id),
 		        PSB_ID_MAX));
 	}
-	if (!cd_id_valid(id)) {
+	if (!psb_id_valid(id)) {
 		return (psb_error_make(err, PSB_EINVAL,
 		        "%s.sandbox_id: \"%s\" is not a valid id (" CD_ID_RULE
 		        ")",
@@ -253,7 +227,7 @@ cd_map_json(size_t n, void *const *entries)
 	s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(o);
 	if (s == NULL) {
-		abort(); // only on OOM: the input was validated
+		psb_oom(); // the input was validated: only memory can fail
 	}
 	return (s);
 }
@@ -270,7 +244,7 @@ cd_config_json(const Podsandbox__V1__PodSandboxConfig *cfg)
 
 	json_decref(j);
 	if (text == NULL) {
-		abort(); // only on OOM: the config was validated
+		psb_oom(); // the config was validated: only memory can fail
 	}
 	return (text);
 }
@@ -385,7 +359,7 @@ cd_decode_method(const Podsandbox__V1__Request *msg, psb_request_t *req,
 			return (rv);
 		}
 		req->sandbox_id = id;
-	} else if (id != NULL && cd_id_valid(id)) {
+	} else if (id != NULL && psb_id_valid(id)) {
 		req->sandbox_id = id; // Platform: ignored, as in containerd
 	}
 	switch (msg->method_case) {

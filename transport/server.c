@@ -10,9 +10,8 @@
 //
 // Threads: aio and pipe callbacks run on nng's threads. They only append
 // to a mutex-protected queue and ev_async_send; everything else (slots,
-// counters, the dispatcher) is touched on the loop thread only. The one
-// exception, srv_pub_pipe_cb, only reads fields that are set before the
-// listeners start and never change.
+// counters, the dispatcher) is touched on the loop thread only. The
+// publisher is publisher.c, the socket setup listen.c.
 //
 // Message size: nng itself drops a message larger than NNG_OPT_RECVMAXSZ
 // (and, on ipc, closes the pipe) without telling us, so RECVMAXSZ is set to
@@ -22,100 +21,23 @@
 // docs/api.md asks) fails the receive with NNG_ECONNRESET at once.
 //
 
-#include "transport/server.h"
+#include "transport/server_int.h"
 
 #include <errno.h>
 #include <ev.h>
 #include <nng/nng.h>
-#include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/transport/ipc/ipc.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
-#include "base/cleanup.h"
-#include "base/clock.h"
 #include "base/log.h"
 #include "transport/codec.h"
-
-#define SRV_DEFAULT_MODE     0660
-#define SRV_DEFAULT_CONTEXTS 16
-#define SRV_RECV_SLACK       4 // RECVMAXSZ = SRV_RECV_SLACK * max_msg_bytes
-#define SRV_REFUSED_LOG_NS   (10 * 1000000000LL)
-#define SRV_DEAD_PIPES       256
-#define SRV_PUB_QUEUE        1024 // messages queued per subscriber
-#define SRV_FLUSH_MS \
-	1000 // psb_server_free waits this long for
-	     // replies already handed to nng
-
-typedef enum slot_state {
-	SLOT_RECV,
-	SLOT_HELD,
-	SLOT_SEND,
-	SLOT_IDLE,
-} slot_state;
-
-typedef struct srv_slot srv_slot;
-
-struct srv_slot {
-	psb_server_t *srv; // NULL once orphaned by psb_server_free
-	nng_ctx       ctx;
-	nng_aio      *aio;
-	slot_state    state;
-	uint32_t      pipe_id;   // HELD: the request's pipe
-	uint64_t      token;     // HELD: the dispatcher's token
-	bool          pipe_gone; // HELD: its pipe was removed
-	srv_slot     *prev;      // all slots (doubly linked)
-	srv_slot     *next;
-	srv_slot     *qnext; // completion queue / idle stack
-};
-
-struct psb_server {
-	struct ev_loop *loop;
-	psb_dispatch_t  dispatch;
-	nng_socket      rep;
-	nng_socket      pub;
-	nng_listener    rep_l;
-	nng_listener    pub_l;
-	bool            rep_open;
-	bool            pub_open;
-	bool            rep_nocred; // tcp/inproc: no peer credentials
-	bool            pub_nocred; // the same for the events socket
-	// Refused subscribers, counted on nng's threads: a refused dialer
-	// retries every ~100 ms, so its refusals are logged once a period.
-	atomic_uint_fast64_t pub_refused;
-	atomic_int_fast64_t  pub_warn_due; // psb_mono_ns of the next log line
-	size_t               max_msg;
-	uint32_t             contexts;
-	uint32_t             allow_uids[PSB_MAX_IDS + 2];
-	size_t               n_uids;
-	uint32_t             allow_gids[PSB_MAX_IDS];
-	size_t               n_gids;
-	bool                 stopped; // no new requests are dispatched
-	bool                 closing; // psb_server_free is running
-	ev_async             async;
-	srv_slot            *all;
-	srv_slot            *idle;
-	uint32_t             nrecv, nsend, nheld, nidle;
-	uint32_t             dead[SRV_DEAD_PIPES]; // recently removed pipes
-	size_t               dead_next;
-	pthread_mutex_t      mtx; // guards everything below
-	pthread_cond_t       cv;  // signalled on every completion
-	srv_slot            *q_head;
-	srv_slot            *q_tail;
-	uint32_t            *gone;
-	size_t               n_gone, cap_gone;
-	bool                 pipes_off; // stop queueing pipe events
-};
 
 static void srv_recycle(psb_server_t *s, srv_slot *sl);
 
@@ -313,22 +235,6 @@ srv_pipe_dead(const psb_server_t *s, uint32_t id)
 {
 	for (size_t i = 0; i < SRV_DEAD_PIPES; i++) {
 		if (s->dead[i] == id) {
-			return (true);
-		}
-	}
-	return (false);
-}
-
-static bool
-srv_peer_allowed(const psb_server_t *s, uint64_t uid, uint64_t gid)
-{
-	for (size_t i = 0; i < s->n_uids; i++) {
-		if (s->allow_uids[i] == uid) {
-			return (true);
-		}
-	}
-	for (size_t i = 0; i < s->n_gids; i++) {
-		if (s->allow_gids[i] == gid) {
 			return (true);
 		}
 	}
@@ -582,132 +488,6 @@ srv_async_cb(struct ev_loop *loop, ev_async *w, int revents)
 	srv_drain_queue(w->data);
 }
 
-// ---- sockets ----
-
-// srv_check_dir makes sure the socket's directory exists, belongs to us
-// and is writable by nobody else: whoever can write there can replace
-// the socket with their own and read every client's requests.
-static int
-srv_check_dir(const char *url, const char *path, psb_error_t *err)
-{
-	_cleanup_free_ char *dir   = xstrdup(path);
-	char                *slash = strrchr(dir, '/');
-	struct stat          st;
-
-	if (slash == NULL) {
-		free(dir);
-		dir = xstrdup(".");
-	} else if (slash == dir) {
-		slash[1] = '\0';
-	} else {
-		*slash = '\0';
-		for (char *c = dir + 1; *c != '\0'; c++) {
-			if (*c != '/') {
-				continue;
-			}
-			*c = '\0';
-			if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-				return (psb_error_sys(err, PSB_EPERM, errno,
-				        "%s: cannot create directory %s", url,
-				        dir));
-			}
-			*c = '/';
-		}
-		if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-			return (psb_error_sys(err, PSB_EPERM, errno,
-			        "%s: cannot create directory %s", url, dir));
-		}
-	}
-	if (stat(dir, &st) != 0) {
-		return (psb_error_sys(
-		        err, PSB_EINVAL, errno, "%s: %s", url, dir));
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		return (psb_error_make(err, PSB_EINVAL,
-		        "%s: %s is not a directory", url, dir));
-	}
-	if (st.st_uid != geteuid()) {
-		return (psb_error_make(err, PSB_EPERM,
-		        "%s: socket directory %s is owned by uid %u, not by "
-		        "podsandboxd's uid %u; fix: chown %u %s (or choose "
-		        "another directory)",
-		        url, dir, (unsigned)st.st_uid, (unsigned)geteuid(),
-		        (unsigned)geteuid(), dir));
-	}
-	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-		return (psb_error_make(err, PSB_EPERM,
-		        "%s: socket directory %s is writable by %s (mode "
-		        "%04o); fix: chmod go-w %s",
-		        url, dir,
-		        (st.st_mode & S_IWGRP) && (st.st_mode & S_IWOTH)
-		                ? "group and others"
-		        : (st.st_mode & S_IWGRP) ? "group"
-		                                 : "others",
-		        (unsigned)(st.st_mode & 07777), dir));
-	}
-	return (0);
-}
-
-// srv_listen checks url, then creates and starts a listener on sock with
-// the ipc file mode applied before listen(2) (nng chmods between bind and
-// listen, so no client can connect through a wider mode).
-static int
-srv_listen(nng_socket sock, const char *url, uint32_t mode, bool allow_tcp,
-        nng_listener *out, bool *is_tcp, psb_error_t *err)
-{
-	struct sockaddr_un sun;
-	const char        *path;
-	int                rv;
-
-	*is_tcp = strncmp(url, "tcp", 3) == 0 ||
-	          strncmp(url, "inproc://", 9) == 0;
-	if (strncmp(url, "ipc://", 6) == 0) {
-		path = url + 6;
-		if (path[0] == '\0' || strlen(path) >= sizeof(sun.sun_path)) {
-			return (psb_error_make(err, PSB_EINVAL,
-			        "%s: the socket path must be 1..%zu bytes",
-			        url, sizeof(sun.sun_path) - 1));
-		}
-		if ((rv = srv_check_dir(url, path, err)) != 0) {
-			return (rv);
-		}
-	} else if (strncmp(url, "tcp", 3) == 0 && strstr(url, "://") != NULL) {
-		if (!allow_tcp) {
-			return (psb_error_make(err, PSB_EPERM,
-			        "%s: tcp is refused: tcp peers cannot be "
-			        "authenticated (pass --allow-tcp to accept "
-			        "every tcp peer)",
-			        url));
-		}
-	} else if (strncmp(url, "inproc://", 9) != 0) {
-		return (psb_error_make(err, PSB_EINVAL,
-		        "%s: unsupported URL (use ipc://PATH)", url));
-	}
-	if ((rv = nng_listener_create(out, sock, url)) != 0) {
-		return (psb_error_make(
-		        err, PSB_EINVAL, "%s: %s", url, nng_strerror(rv)));
-	}
-	if (strncmp(url, "ipc://", 6) == 0 &&
-	        (rv = nng_listener_set_int(
-	                 *out, NNG_OPT_IPC_PERMISSIONS, (int)mode)) != 0) {
-		return (psb_error_make(err, PSB_EINVAL,
-		        "%s: cannot set the socket mode %04o: %s", url,
-		        (unsigned)mode, nng_strerror(rv)));
-	}
-	if ((rv = nng_listener_start(*out, 0)) != 0) {
-		if (rv == NNG_EADDRINUSE) {
-			return (psb_error_make(err, PSB_EBUSY,
-			        "%s: another process is listening there "
-			        "(another podsandboxd?)",
-			        url));
-		}
-		return (psb_error_make(err,
-		        rv == NNG_EPERM ? PSB_EPERM : PSB_EINVAL,
-		        "%s: cannot listen: %s", url, nng_strerror(rv)));
-	}
-	return (0);
-}
-
 static int
 srv_open_rep(psb_server_t *s, const psb_server_opts_t *o, const char *url,
         uint32_t mode, psb_error_t *err)
@@ -729,87 +509,6 @@ srv_open_rep(psb_server_t *s, const psb_server_opts_t *o, const char *url,
 	}
 	return (srv_listen(s->rep, url, mode, o->allow_tcp, &s->rep_l,
 	        &s->rep_nocred, err));
-}
-
-// srv_pub_pipe_cb vets a subscriber before its pipe joins the PUB socket
-// (ADD_PRE): a pipe closed here is never seen by the socket, so not one
-// event is queued for it. Same rules as srv_request, without an answer:
-// a subscriber has nowhere to read one.
-// srv_pub_refused closes p and logs it, at most once per
-// SRV_REFUSED_LOG_NS with the number refused meanwhile.
-static void
-srv_pub_refused(psb_server_t *s, nng_pipe p, const char *why)
-{
-	uint64_t n   = atomic_fetch_add(&s->pub_refused, 1) + 1;
-	int64_t  now = psb_mono_ns();
-	int64_t  due = atomic_load(&s->pub_warn_due);
-
-	nng_pipe_close(p);
-	if (now >= due && atomic_compare_exchange_strong(&s->pub_warn_due,
-	                          &due, now + SRV_REFUSED_LOG_NS)) {
-		psb_log(PSB_LOG_WARN,
-		        "events: refused a subscriber: %s (%llu refused so "
-		        "far; logged at most every %d s)",
-		        why, (unsigned long long)n,
-		        (int)(SRV_REFUSED_LOG_NS / 1000000000));
-	}
-}
-
-static void
-srv_pub_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
-{
-	psb_server_t *s   = arg;
-	uint64_t      uid = UINT64_MAX, gid = UINT64_MAX;
-	int           rv_u, rv_g;
-	char          why[96];
-
-	(void)ev;
-	// tcp peers have no credentials: --allow-tcp accepts them all (and
-	// inproc peers are this process).
-	if (s->pub_nocred) {
-		return;
-	}
-	rv_u = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid);
-	rv_g = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_GID, &gid);
-	if (rv_u != 0 || rv_g != 0) {
-		snprintf(why, sizeof(why),
-		        "its credentials could not be read: %s",
-		        nng_strerror(rv_u != 0 ? rv_u : rv_g));
-		srv_pub_refused(s, p, why);
-		return;
-	}
-	if (!srv_peer_allowed(s, uid, gid)) {
-		snprintf(why, sizeof(why), "uid %llu gid %llu",
-		        (unsigned long long)uid, (unsigned long long)gid);
-		srv_pub_refused(s, p, why);
-	}
-}
-
-static int
-srv_open_pub(psb_server_t *s, const psb_server_opts_t *o, const char *url,
-        uint32_t mode, psb_error_t *err)
-{
-	int rv;
-
-	if ((rv = nng_pub0_open(&s->pub)) != 0) {
-		return (psb_error_make(err, PSB_EINTERNAL,
-		        "cannot open the events socket: %s",
-		        nng_strerror(rv)));
-	}
-	s->pub_open = true;
-	// Per-subscriber queue: one tick may publish a burst (recovery of
-	// many sandboxes); nng's default of 16 would drop most of it.
-	nng_socket_set_int(s->pub, NNG_OPT_SENDBUF, SRV_PUB_QUEUE);
-	// Registered before the listener starts, so no subscriber gets in
-	// unchecked; the allow lists are already filled (psb_server_start).
-	if ((rv = nng_pipe_notify(
-	             s->pub, NNG_PIPE_EV_ADD_PRE, srv_pub_pipe_cb, s)) != 0) {
-		return (psb_error_make(err, PSB_EINTERNAL,
-		        "cannot configure the events socket: %s",
-		        nng_strerror(rv)));
-	}
-	return (srv_listen(s->pub, url, mode, o->allow_tcp, &s->pub_l,
-	        &s->pub_nocred, err));
 }
 
 int
@@ -871,32 +570,6 @@ psb_server_start(struct ev_loop *loop, const psb_dispatch_t *dispatch,
 fail:
 	psb_server_free(s);
 	return (rv);
-}
-
-void
-psb_server_publish(void *server, const psb_transition_t *t)
-{
-	psb_server_t *s   = server;
-	void         *buf = NULL;
-	size_t        len = 0;
-	int           rv;
-
-	if (s == NULL || !s->pub_open || s->closing) {
-		return;
-	}
-	if (psb_codec_encode_event(t, &buf, &len) != 0) {
-		psb_log(PSB_LOG_ERROR, "events: cannot encode seq %llu",
-		        (unsigned long long)t->seq);
-		return;
-	}
-	// PUB never blocks for a slow subscriber (it drops for it); NONBLOCK
-	// guards the loop thread anyway. nng copies buf (no NNG_FLAG_ALLOC:
-	// buf is malloc'd by the codec, not nng_alloc'd).
-	if ((rv = nng_send(s->pub, buf, len, NNG_FLAG_NONBLOCK)) != 0) {
-		psb_log(PSB_LOG_WARN, "events: seq %llu not published: %s",
-		        (unsigned long long)t->seq, nng_strerror(rv));
-	}
-	free(buf);
 }
 
 void

@@ -1365,5 +1365,5 @@ main(void)
 	        cmocka_unit_test(test_config_json_for_runtime),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (psb_test_run_group(tests, NULL, NULL));
 }

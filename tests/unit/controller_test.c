@@ -6,7 +6,9 @@
 
 #include "tests/unit/ctl_fixture.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *ID = "sb-1";
 
@@ -24,10 +26,11 @@ create_cfg(fx_t *fx, const char *id, const char *cfg)
 {
 	psb_request_t req = {0};
 
-	req.method     = PSB_M_CREATE;
-	req.sandbox_id = id;
-	req.config     = cfg;
-	req.config_len = strlen(cfg);
+	req.method      = PSB_M_CREATE;
+	req.sandbox_id  = id;
+	req.config      = cfg;
+	req.config_len  = strlen(cfg);
+	req.config_json = "{}";
 	return (fx_wait(fx, fx_submit(fx, &req)));
 }
 
@@ -812,11 +815,12 @@ test_list_label_selector(void **state)
 	psb_request_t req = {0};
 
 	fx_do(fx, PSB_M_CREATE, "a"); // labels {"app":"test"}
-	req.method     = PSB_M_CREATE;
-	req.sandbox_id = "b";
-	req.config     = "cfg-B";
-	req.config_len = 5;
-	req.labels     = "{\"app\":\"web\",\"tier\":\"front\"}";
+	req.method      = PSB_M_CREATE;
+	req.sandbox_id  = "b";
+	req.config      = "cfg-B";
+	req.config_len  = 5;
+	req.config_json = "{}";
+	req.labels      = "{\"app\":\"web\",\"tier\":\"front\"}";
 	fx_wait(fx, fx_submit(fx, &req));
 	memset(&req, 0, sizeof(req));
 	req.method         = PSB_M_LIST;
@@ -887,5 +891,5 @@ main(void)
 	        cmocka_unit_test(test_waiter_of_removed_sandbox),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (psb_test_run_group(tests, NULL, NULL));
 }

@@ -1,16 +1,19 @@
 //
 // podsandboxd - a controller on a real loop with the scripted runtime,
-// shared by controller_test.c and recovery_test.c.
+// shared by controller_test.c and recovery_test.c. Compiled once, in the
+// psb_testing library (tests/unit/ctl_fixture.c).
+//
+// fx_new + fx_start make the store, the scripted runtime and the
+// controller; requests go in with fx_req/fx_submit and come back in an
+// fx_call_t; fx_free stops everything and asserts that the loop is clean.
 //
 
 #ifndef PSB_TESTS_CTL_FIXTURE_H
 #define PSB_TESTS_CTL_FIXTURE_H
 
-#include <ev.h>
-#include <sqlite3.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "core/controller.h"
 #include "runtime/scripted.h"
@@ -19,6 +22,7 @@
 #define FX_MAX_CALLS 4096
 #define FX_MAX_PUBS  1024
 
+// One request and, once done, its reply (copied out of the callback).
 typedef struct fx_call {
 	bool        done;
 	int         code;
@@ -53,275 +57,64 @@ typedef struct fx {
 	char                  db[600];
 	fx_call_t             calls[FX_MAX_CALLS];
 	int                   ncalls;
-	psb_transition_t      pubs[FX_MAX_PUBS];
+	psb_transition_t      pubs[FX_MAX_PUBS]; // what was published
 	char                  pub_ids[FX_MAX_PUBS][PSB_ID_MAX + 1];
-	bool                  pub_committed[FX_MAX_PUBS];
+	bool                  pub_committed[FX_MAX_PUBS]; // durable by then
 	int                   npubs;
 	bool                  recovered;
 	uint64_t              journal_keep; // 0 = the store's default
 } fx_t;
 
-// A second connection proves what is durable: the journal's newest seq.
-static inline uint64_t
-fx_committed_seq(const fx_t *fx)
-{
-	sqlite3      *db;
-	sqlite3_stmt *st;
-	uint64_t      seq = 0;
+// fx_new allocates a fixture with the default controller options and a
+// fresh test directory (psb_test_tmpdir(name)) holding its database path.
+fx_t *fx_new(const char *name);
 
-	if (sqlite3_open_v2(fx->db, &db, SQLITE_OPEN_READONLY, NULL) != 0) {
-		sqlite3_close(db);
-		return (0);
-	}
-	if (sqlite3_prepare_v2(db, "SELECT max(seq) FROM journal", -1, &st,
-	            NULL) == SQLITE_OK &&
-	        sqlite3_step(st) == SQLITE_ROW) {
-		seq = (uint64_t)sqlite3_column_int64(st, 0);
-	}
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return (seq);
-}
+// fx_start builds store + scripted runtime + controller over db (the
+// fixture's path when db is NULL) and starts recovery; the loop and the
+// runtime are made on the first start and kept by later ones.
+void fx_start(fx_t *fx, const char *db);
 
-static inline void
-fx_publish_cb(void *arg, const psb_transition_t *t)
-{
-	fx_t *fx = arg;
+// fx_is_recovered is a psb_test_run_until predicate (arg: the fx_t).
+bool fx_is_recovered(void *arg);
 
-	if (fx->npubs < FX_MAX_PUBS) {
-		fx->pubs[fx->npubs] = *t;
-		snprintf(fx->pub_ids[fx->npubs], sizeof(fx->pub_ids[0]), "%s",
-		        t->sandbox_id);
-		fx->pub_committed[fx->npubs] = fx_committed_seq(fx) >= t->seq;
-		fx->pubs[fx->npubs].sandbox_id = fx->pub_ids[fx->npubs];
-		fx->npubs++;
-	}
-}
+// fx_stop_controller simulates a daemon going away: the controller and the
+// store go, the runtime (the "world") and the loop stay for an fx_start
+// over the same database.
+void fx_stop_controller(fx_t *fx);
 
-static inline void
-fx_recovered_cb(void *arg)
-{
-	((fx_t *)arg)->recovered = true;
-}
+// fx_free stops whatever runs, asserts the loop is clean (STYLE.md practice
+// 20) and frees the fixture.
+void fx_free(fx_t *fx);
 
-// fx_start builds store + scripted runtime + controller over db (a fresh
-// path when db is NULL) and runs recovery.
-static inline void
-fx_start(fx_t *fx, const char *db)
-{
-	psb_store_options_t so  = PSB_STORE_OPTIONS_DEFAULT;
-	psb_error_t         err = PSB_ERROR_INIT;
+// fx_row_committed looks for id's row from a second connection: true if it
+// is durable.
+bool fx_row_committed(fx_t *fx, const char *id);
 
-	if (fx->journal_keep != 0) {
-		so.journal_keep = fx->journal_keep;
-	}
-	if (db != NULL) {
-		snprintf(fx->db, sizeof(fx->db), "%s", db);
-	}
-	if (fx->loop == NULL) {
-		fx->loop = ev_loop_new(EVFLAG_AUTO);
-	}
-	assert_int_equal(psb_store_open(fx->db, &so, &fx->store, &err), 0);
-	if (fx->rt == NULL) {
-		assert_int_equal(psb_runtime_open("scripted", fx->loop, NULL,
-		                         &fx->rt, &err),
-		        0);
-	}
-	assert_int_equal(psb_controller_new(fx->loop, fx->store, fx->rt,
-	                         &fx->opts, &fx->c, &err),
-	        0);
-	psb_controller_set_publisher(fx->c, fx_publish_cb, fx);
-	fx->recovered = false;
-	assert_int_equal(
-	        psb_controller_recover(fx->c, fx_recovered_cb, fx, &err), 0);
-}
+// fx_reply_cb is the psb_controller_submit callback (arg: an fx_call_t).
+void fx_reply_cb(void *arg, const psb_reply_t *r);
 
-static inline bool
-fx_is_recovered(void *arg)
-{
-	return (((fx_t *)arg)->recovered);
-}
+// fx_submit submits req; fx_req a request of method m for id (a Create
+// carries a small config and labels). Neither runs the loop.
+fx_call_t *fx_submit(fx_t *fx, psb_request_t *req);
+fx_call_t *fx_req(fx_t *fx, psb_method_t m, const char *id);
 
-static inline fx_t *
-fx_new(const char *name)
-{
-	static const psb_controller_opts_t d  = PSB_CONTROLLER_OPTS_DEFAULT;
-	fx_t                              *fx = calloc(1, sizeof(*fx));
+// fx_call_done is a psb_test_run_until predicate (arg: an fx_call_t).
+bool fx_call_done(void *arg);
 
-	fx->opts = d;
-	psb_test_tmpdir(name);
-	snprintf(fx->db, sizeof(fx->db), "%s", psb_test_path("psb.db"));
-	return (fx);
-}
-
-// fx_restart simulates a daemon restart over the same database: the
-// controller and store go, the runtime (the "world") stays.
-static inline void
-fx_stop_controller(fx_t *fx)
-{
-	psb_controller_free(fx->c);
-	fx->c = NULL;
-	psb_store_close(fx->store);
-	fx->store = NULL;
-}
-
-static inline void
-fx_free(fx_t *fx)
-{
-	if (fx->c != NULL) {
-		fx_stop_controller(fx);
-	}
-	psb_runtime_close(fx->rt);
-	assert_true(psb_test_loop_is_clean(fx->loop));
-	ev_loop_destroy(fx->loop);
-	free(fx);
-}
-
-static inline bool
-fx_row_committed(fx_t *fx, const char *id)
-{
-	sqlite3      *db;
-	sqlite3_stmt *st;
-	bool          found = false;
-
-	if (sqlite3_open_v2(fx->db, &db, SQLITE_OPEN_READONLY, NULL) != 0) {
-		sqlite3_close(db);
-		return (false);
-	}
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sandboxes WHERE id = ?", -1,
-	            &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		found = sqlite3_step(st) == SQLITE_ROW;
-	}
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return (found);
-}
-
-static inline void
-fx_reply_cb(void *arg, const psb_reply_t *r)
-{
-	fx_call_t *call = arg;
-
-	call->done        = true;
-	call->code        = r->code;
-	call->state       = r->sandbox.state;
-	call->pid         = r->sandbox.pid;
-	call->exit_status = r->sandbox.exit_status;
-	call->generation  = r->sandbox.generation;
-	call->list_len    = r->list_len;
-	call->events_len  = r->events_len;
-	for (size_t i = 0; i < r->events_len && i < 64; i++) {
-		call->ev_seq[i]  = r->events[i].seq;
-		call->ev_to[i]   = r->events[i].to;
-		call->ev_exit[i] = r->events[i].exit_status;
-		call->ev_gen[i]  = r->events[i].generation;
-		assert_string_equal(r->events[i].sandbox_id,
-		        r->events[0].sandbox_id[0] ? r->events[i].sandbox_id
-		                                   : "");
-	}
-	call->oldest_seq = r->oldest_seq;
-	call->newest_seq = r->newest_seq;
-	call->truncated  = r->truncated;
-	call->more       = r->more;
-	call->version    = r->version;
-	if (r->version.runtime != NULL) {
-		snprintf(call->runtime, sizeof(call->runtime), "%s",
-		        r->version.runtime);
-		call->version.runtime = call->runtime;
-	}
-	snprintf(call->msg, sizeof(call->msg), "%s",
-	        r->message ? r->message : "");
-	snprintf(call->info, sizeof(call->info), "%s",
-	        r->sandbox.info ? r->sandbox.info : "");
-	if (r->sandbox.id != NULL && r->code == 0) {
-		call->row_committed =
-		        fx_row_committed(call->fx, r->sandbox.id);
-	}
-}
-
-static inline fx_call_t *
-fx_submit(fx_t *fx, psb_request_t *req)
-{
-	fx_call_t *call = &fx->calls[fx->ncalls++];
-
-	assert_true(fx->ncalls < FX_MAX_CALLS);
-	memset(call, 0, sizeof(*call));
-	call->fx = fx;
-	psb_controller_submit(fx->c, req, fx_reply_cb, call);
-	return (call);
-}
-
-static inline fx_call_t *
-fx_req(fx_t *fx, psb_method_t m, const char *id)
-{
-	psb_request_t req = {0};
-
-	req.method     = m;
-	req.sandbox_id = id;
-	if (m == PSB_M_CREATE) {
-		req.config     = "cfg-A";
-		req.config_len = 5;
-		req.labels     = "{\"app\":\"test\"}";
-	}
-	return (fx_submit(fx, &req));
-}
-
-static inline bool
-fx_call_done(void *arg)
-{
-	return (((fx_call_t *)arg)->done);
-}
-
-// fx_wait runs the loop until call is answered (or 5 s pass).
-static inline fx_call_t *
-fx_wait(fx_t *fx, fx_call_t *call)
-{
-	assert_true(psb_test_run_until(fx->loop, fx_call_done, call, 5000));
-	return (call);
-}
+// fx_wait runs the loop until call is answered (asserted, 5 s at most).
+fx_call_t *fx_wait(fx_t *fx, fx_call_t *call);
 
 // fx_do submits and waits.
-static inline fx_call_t *
-fx_do(fx_t *fx, psb_method_t m, const char *id)
-{
-	return (fx_wait(fx, fx_req(fx, m, id)));
-}
+fx_call_t *fx_do(fx_t *fx, psb_method_t m, const char *id);
 
 // fx_state returns id's state by a Status round trip (NONE if missing).
-static inline psb_state_t
-fx_state(fx_t *fx, const char *id)
-{
-	fx_call_t *c = fx_do(fx, PSB_M_STATUS, id);
-
-	return (c->code == PSB_ENOENT ? PSB_ST_NONE : c->state);
-}
+psb_state_t fx_state(fx_t *fx, const char *id);
 
 // fx_until polls id's state with Status round trips until it is want
-// (or 5 s pass). The loop runs between polls, never inside a predicate.
-static inline bool
-fx_until(fx_t *fx, const char *id, psb_state_t want)
-{
-	for (int i = 0; i < 1000; i++) {
-		if (fx_state(fx, id) == want) {
-			return (true);
-		}
-		psb_test_run_for(fx->loop, 5);
-	}
-	return (false);
-}
+// (or about 5 s pass).
+bool fx_until(fx_t *fx, const char *id, psb_state_t want);
 
-static inline int
-fx_count_pubs(const fx_t *fx, const char *id, psb_state_t to)
-{
-	int n = 0;
-
-	for (int i = 0; i < fx->npubs; i++) {
-		if (strcmp(fx->pub_ids[i], id) == 0 && fx->pubs[i].to == to) {
-			n++;
-		}
-	}
-	return (n);
-}
+// fx_count_pubs counts the published transitions of id to state to.
+int fx_count_pubs(const fx_t *fx, const char *id, psb_state_t to);
 
 #endif // PSB_TESTS_CTL_FIXTURE_H

@@ -6,7 +6,13 @@
 
 #include "tests/unit/ctl_fixture.h"
 
+#include <ev.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "base/clock.h"
+#include "persistence/store.h"
 
 typedef enum world {
 	W_RUNNING,
@@ -59,6 +65,7 @@ put_row(const char *db, const char *id, psb_state_t st)
 	row.state       = st;
 	row.generation  = 1;
 	row.config      = "cfg-A";
+	row.config_json = "{}";
 	row.config_len  = 5;
 	row.labels      = "{}";
 	row.created_at  = psb_now_ns();
@@ -205,6 +212,7 @@ test_wanted_shutdown_survives(void **state)
 	row.state       = PSB_ST_STOPPING;
 	row.generation  = 1;
 	row.config      = "cfg-A";
+	row.config_json = "{}";
 	row.config_len  = 5;
 	row.labels      = "{}";
 	row.pid         = 99;
@@ -380,6 +388,40 @@ test_held_reads_cancel_and_drain(void **state)
 	fx_free(fx);
 }
 
+// A row whose pod config could not be kept as JSON (stored by an older
+// daemon, bytes that no longer decode) is loaded, but its Start fails
+// with a clear error and rolls back: never a default pod in its place.
+static void
+test_start_without_stored_config(void **state)
+{
+	fx_t               *fx  = fx_new("lost-config");
+	psb_store_options_t so  = PSB_STORE_OPTIONS_DEFAULT;
+	psb_error_t         err = PSB_ERROR_INIT;
+	psb_store_t        *s;
+	psb_store_row_t     row = {0};
+	fx_call_t          *c;
+
+	assert_int_equal(psb_store_open(fx->db, &so, &s, &err), 0);
+	row.id          = "lost";
+	row.state       = PSB_ST_CREATED;
+	row.generation  = 1;
+	row.config      = "\xff\xff";
+	row.config_len  = 2;
+	row.exit_status = -1;
+	assert_int_equal(psb_store_put(s, &row, &err), 0);
+	assert_int_equal(psb_store_commit(s, &err), 0);
+	psb_store_close(s);
+	fx_start(fx, NULL);
+	assert_true(psb_test_run_until(fx->loop, fx_is_recovered, fx, 5000));
+	c = fx_do(fx, PSB_M_START, "lost");
+	assert_int_equal(c->code, PSB_EINVAL);
+	assert_non_null(strstr(c->msg, "stored pod config is missing"));
+	assert_int_equal(fx_state(fx, "lost"), PSB_ST_CREATED);
+	assert_int_equal(
+	        psb_scripted_task(fx->rt, "lost", NULL, NULL), PSB_FAKE_NONE);
+	fx_free(fx);
+}
+
 static void
 test_recovered_sandbox_lives_on(void **state)
 {
@@ -453,9 +495,10 @@ main(void)
 	        cmocka_unit_test(test_reads_wait_for_the_first_probe),
 	        cmocka_unit_test(test_held_reads_cancel_and_drain),
 	        cmocka_unit_test(test_wanted_shutdown_survives),
+	        cmocka_unit_test(test_start_without_stored_config),
 	        cmocka_unit_test(test_recovered_sandbox_lives_on),
 	        cmocka_unit_test(test_recover_many),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (psb_test_run_group(tests, NULL, NULL));
 }

@@ -213,6 +213,7 @@ rows_cb(void *arg, const psb_store_row_t *row)
 	c->cni_result      = dup_or_null(row->cni_result);
 	c->labels          = dup_or_null(row->labels);
 	c->resources       = dup_or_null(row->resources);
+	c->config_json     = dup_or_null(row->config_json);
 	if (row->config != NULL) {
 		void *p = malloc(row->config_len + 1);
 
@@ -234,6 +235,7 @@ rows_free(rows_t *rs)
 		free((void *)c->cni_result);
 		free((void *)c->labels);
 		free((void *)c->resources);
+		free((void *)c->config_json);
 		free((void *)c->config);
 	}
 	rs->n = 0;
@@ -372,6 +374,7 @@ test_roundtrip(void **state)
 	full.cni_result      = "{\"ips\":[\"10.0.0.2\"]}";
 	full.labels          = "{\"app\":\"x\"}";
 	full.resources       = "{\"cpu\":2}";
+	full.config_json     = "{\"hostname\":\"h\"}";
 	full.pid             = UINT32_MAX;
 	full.created_at      = 1700000000000000001;
 	full.started_at      = -5;
@@ -399,6 +402,7 @@ test_roundtrip(void **state)
 	assert_null(rs.r[0].cni_result);
 	assert_null(rs.r[0].labels);
 	assert_null(rs.r[0].resources);
+	assert_null(rs.r[0].config_json);
 	assert_int_equal(rs.r[0].exit_status, -1);
 	assert_int_equal(rs.r[0].pid, 0);
 
@@ -412,6 +416,7 @@ test_roundtrip(void **state)
 	assert_string_equal(rs.r[1].cni_result, full.cni_result);
 	assert_string_equal(rs.r[1].labels, full.labels);
 	assert_string_equal(rs.r[1].resources, full.resources);
+	assert_string_equal(rs.r[1].config_json, full.config_json);
 	assert_true(rs.r[1].pid == UINT32_MAX);
 	assert_true(rs.r[1].created_at == full.created_at);
 	assert_true(rs.r[1].started_at == -5);
@@ -877,9 +882,84 @@ test_migrate_from_v1(void **state)
 	assert_int_equal(raw_int(raw, "SELECT count(*) FROM pragma_table_info("
 	                              "'journal') WHERE name = 'detail'"),
 	        1);
+	assert_int_equal(
+	        raw_int(raw, "SELECT count(*) FROM pragma_table_info("
+	                     "'sandboxes') WHERE name = 'config_json'"),
+	        1);
 	sqlite3_close(raw);
 	rows_free(&rs);
 	entries_free(&es);
+}
+
+// render stands in for the codec: "{\"len\":N}" for N bytes, and no
+// JSON for bytes that "do not decode" (those starting with 0xff).
+static char *
+render_len(void *arg, const void *config, size_t len)
+{
+	char *out = NULL;
+
+	(*(int *)arg)++;
+	if (len > 0 && ((const unsigned char *)config)[0] == 0xff) {
+		return (NULL);
+	}
+	assert_true(asprintf(&out, "{\"len\":%zu}", len) > 0);
+	return (out);
+}
+
+// Rows of schema 3 and older have no config_json: the first start of a
+// newer daemon fills it from the config bytes (once: a second start has
+// nothing to do), leaves a row whose bytes do not decode without, and
+// never touches a row without config or one that has its JSON.
+static void
+test_fill_config_json(void **state)
+{
+	psb_test_tmpdir("store-fill");
+	const char     *db  = psb_test_path("s.db");
+	psb_store_t    *s   = open_store(db, true, 0);
+	psb_store_row_t a   = mkrow("a-old", PSB_ST_READY);
+	psb_store_row_t b   = mkrow("b-bad", PSB_ST_CREATED);
+	psb_store_row_t c   = mkrow("c-new", PSB_ST_CREATED);
+	psb_store_row_t d   = mkrow("d-none", PSB_ST_CREATED);
+	psb_error_t     err = PSB_ERROR_INIT;
+	rows_t          rs  = {0};
+	size_t          n;
+	int             calls = 0;
+
+	a.config      = "abc";
+	a.config_len  = 3;
+	b.config      = "\xff";
+	b.config_len  = 1;
+	c.config      = "xy";
+	c.config_len  = 2;
+	c.config_json = "{\"kept\":1}";
+	put_ok(s, &a);
+	put_ok(s, &b);
+	put_ok(s, &c);
+	put_ok(s, &d);
+	commit_ok(s);
+	assert_int_equal(
+	        psb_store_fill_config_json(s, render_len, &calls, &n, &err),
+	        0);
+	assert_int_equal(n, 1);
+	assert_int_equal(calls, 2);         // a and b: the others need nothing
+	assert_false(psb_store_in_tick(s)); // committed
+	psb_store_close(s);
+
+	s = open_store(db, true, 0);
+	load_ok(s, &rs);
+	assert_string_equal(rs.r[0].config_json, "{\"len\":3}");
+	assert_null(rs.r[1].config_json);
+	assert_string_equal(rs.r[2].config_json, "{\"kept\":1}");
+	assert_null(rs.r[3].config_json);
+	assert_int_equal(rs.r[0].state, PSB_ST_READY); // the rest as it was
+	calls = 0;
+	assert_int_equal(
+	        psb_store_fill_config_json(s, render_len, &calls, &n, &err),
+	        0);
+	assert_int_equal(n, 0);
+	assert_int_equal(calls, 1); // only the one that does not decode
+	rows_free(&rs);
+	psb_store_close(s);
 }
 
 static void
@@ -1200,16 +1280,65 @@ test_keep_zero_keeps_all(void **state)
 	psb_store_close(s);
 }
 
+// PRAGMA synchronous is a setting of one connection, not of the file: a
+// second connection cannot see what the store asked for. So the store's
+// own connection is caught as sqlite opens it (an automatic extension runs
+// on every connection opened while it is registered; the store opens one),
+// and asked.
+static sqlite3 *caught_db;
+static int      caught_n;
+
+static int
+catch_connection(
+        sqlite3 *db, char **errmsg, const struct sqlite3_api_routines *api)
+{
+	(void)errmsg;
+	(void)api;
+	caught_db = db;
+	caught_n++;
+	return (SQLITE_OK);
+}
+
+// open_caught opens path like open_store, or with NULL options if opts is
+// NULL, and returns the store's PRAGMA synchronous (1 NORMAL, 2 FULL).
+static long long
+open_caught(
+        const char *path, const psb_store_options_t *opts, psb_store_t **out)
+{
+	psb_error_t err = PSB_ERROR_INIT;
+	int         rv;
+
+	caught_db = NULL;
+	caught_n  = 0;
+	assert_int_equal(
+	        sqlite3_auto_extension((void (*)(void))catch_connection),
+	        SQLITE_OK);
+	rv = psb_store_open(path, opts, out, &err);
+	sqlite3_cancel_auto_extension((void (*)(void))catch_connection);
+	if (rv != 0) {
+		print_error("open %s: %s\n", path, psb_error_message(&err));
+	}
+	assert_int_equal(rv, 0);
+	assert_int_equal(caught_n, 1);
+	assert_non_null(caught_db);
+	return (raw_int(caught_db, "PRAGMA synchronous"));
+}
+
 static void
 test_sync_normal(void **state)
 {
 	psb_test_tmpdir("store-normal");
-	const char     *db = psb_test_path("s.db");
-	psb_store_t    *s  = open_store(db, false, 100);
-	psb_store_row_t r  = mkrow("n", PSB_ST_CREATED);
-	sqlite3        *raw;
-	uint64_t        n;
+	const char         *db       = psb_test_path("s.db");
+	psb_store_options_t normal   = {false, 100};
+	psb_store_options_t full     = {true, 0};
+	psb_store_options_t defaults = PSB_STORE_OPTIONS_DEFAULT;
+	psb_store_t        *s        = NULL;
+	psb_store_row_t     r        = mkrow("n", PSB_ST_CREATED);
+	sqlite3            *raw;
+	uint64_t            n;
 
+	// sync_full = false: NORMAL (1) on the store's connection.
+	assert_int_equal(open_caught(db, &normal, &s), 1);
 	put_ok(s, &r);
 	append_ok(s, "n", PSB_ST_NONE, PSB_EV_CREATE, PSB_ST_CREATED, NULL);
 	commit_ok(s);
@@ -1217,19 +1346,19 @@ test_sync_normal(void **state)
 	assert_int_equal(raw_int(raw, "SELECT count(*) FROM sandboxes"), 1);
 	assert_string_equal(raw_text(raw, "PRAGMA journal_mode"), "wal");
 	sqlite3_close(raw);
+	// Still NORMAL after a commit (nothing resets it).
+	assert_int_equal(raw_int(caught_db, "PRAGMA synchronous"), 1);
 	psb_store_close(s);
 
-	s = open_store(db, true, 0);
+	// sync_full = true: FULL (2), on the same file.
+	assert_int_equal(open_caught(db, &full, &s), 2);
 	assert_int_equal(psb_store_count(s, &n, NULL), 0);
 	assert_int_equal(n, 1);
 	psb_store_close(s);
-	// NULL options mean the defaults.
-	{
-		psb_store_t *d = NULL;
-
-		assert_int_equal(psb_store_open(db, NULL, &d, NULL), 0);
-		psb_store_close(d);
-	}
+	// NULL options mean the defaults: FULL.
+	assert_true(defaults.sync_full);
+	assert_int_equal(open_caught(db, NULL, &s), 2);
+	psb_store_close(s);
 }
 
 int
@@ -1246,6 +1375,7 @@ main(void)
 	        cmocka_unit_test(test_injected_commit_failure),
 	        cmocka_unit_test(test_real_io_failure),
 	        cmocka_unit_test(test_migrate_from_v1),
+	        cmocka_unit_test(test_fill_config_json),
 	        cmocka_unit_test(test_newer_version_refused),
 	        cmocka_unit_test(test_busy_same_process),
 	        cmocka_unit_test(test_busy_forked_child),
@@ -1257,5 +1387,5 @@ main(void)
 	        cmocka_unit_test(test_sync_normal),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (psb_test_run_group(tests, NULL, NULL));
 }

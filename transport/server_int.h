@@ -1,0 +1,107 @@
+//
+// podsandboxd - what the API server (server.c), the event publisher
+// (publisher.c) and the socket setup (listen.c) share. Nothing outside
+// transport/ includes this.
+//
+
+#ifndef PSB_TRANSPORT_SERVER_INT_H
+#define PSB_TRANSPORT_SERVER_INT_H
+
+#include <ev.h>
+#include <nng/nng.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "transport/server.h"
+
+#define SRV_DEFAULT_MODE     0660
+#define SRV_DEFAULT_CONTEXTS 16
+#define SRV_RECV_SLACK       4 // RECVMAXSZ = SRV_RECV_SLACK * max_msg_bytes
+#define SRV_REFUSED_LOG_NS   (10 * 1000000000LL)
+#define SRV_DEAD_PIPES       256
+#define SRV_PUB_QUEUE        1024 // messages queued per subscriber
+#define SRV_FLUSH_MS \
+	1000 // psb_server_free waits this long for
+	     // replies already handed to nng
+
+typedef enum slot_state {
+	SLOT_RECV,
+	SLOT_HELD,
+	SLOT_SEND,
+	SLOT_IDLE,
+} slot_state;
+
+typedef struct srv_slot srv_slot;
+
+struct srv_slot {
+	psb_server_t *srv; // NULL once orphaned by psb_server_free
+	nng_ctx       ctx;
+	nng_aio      *aio;
+	slot_state    state;
+	uint32_t      pipe_id;   // HELD: the request's pipe
+	uint64_t      token;     // HELD: the dispatcher's token
+	bool          pipe_gone; // HELD: its pipe was removed
+	srv_slot     *prev;      // all slots (doubly linked)
+	srv_slot     *next;
+	srv_slot     *qnext; // completion queue / idle stack
+};
+
+struct psb_server {
+	struct ev_loop *loop;
+	psb_dispatch_t  dispatch;
+	nng_socket      rep;
+	nng_socket      pub;
+	nng_listener    rep_l;
+	nng_listener    pub_l;
+	bool            rep_open;
+	bool            pub_open;
+	bool            rep_nocred; // tcp/inproc: no peer credentials
+	bool            pub_nocred; // the same for the events socket
+	// Refused subscribers, counted on nng's threads: a refused dialer
+	// retries every ~100 ms, so its refusals are logged once a period.
+	atomic_uint_fast64_t pub_refused;
+	atomic_int_fast64_t  pub_warn_due; // psb_mono_ns of the next log line
+	size_t               max_msg;
+	uint32_t             contexts;
+	uint32_t             allow_uids[PSB_MAX_IDS + 2];
+	size_t               n_uids;
+	uint32_t             allow_gids[PSB_MAX_IDS];
+	size_t               n_gids;
+	bool                 stopped; // no new requests are dispatched
+	bool                 closing; // psb_server_free is running
+	ev_async             async;
+	srv_slot            *all;
+	srv_slot            *idle;
+	uint32_t             nrecv, nsend, nheld, nidle;
+	uint32_t             dead[SRV_DEAD_PIPES]; // recently removed pipes
+	size_t               dead_next;
+	pthread_mutex_t      mtx; // guards everything below
+	pthread_cond_t       cv;  // signalled on every completion
+	srv_slot            *q_head;
+	srv_slot            *q_tail;
+	uint32_t            *gone;
+	size_t               n_gone, cap_gone;
+	bool                 pipes_off; // stop queueing pipe events
+};
+
+// srv_peer_allowed: uid or gid is on the allow-list (root and the
+// daemon's own user always are). Reads only fields fixed before the
+// listeners start: any thread.
+bool srv_peer_allowed(const psb_server_t *s, uint64_t uid, uint64_t gid);
+
+// srv_listen checks url (ipc: its directory's owner and mode; tcp: only
+// with allow_tcp), then creates and starts a listener on sock with the
+// ipc file mode set before listen(2). *no_cred tells whether the peers
+// of this URL carry no credentials (tcp, inproc). Errors name the URL.
+int srv_listen(nng_socket sock, const char *url, uint32_t mode, bool allow_tcp,
+        nng_listener *out, bool *no_cred, psb_error_t *err);
+
+// srv_open_pub opens the events socket with its subscriber check
+// (publisher.c).
+int srv_open_pub(psb_server_t *s, const psb_server_opts_t *o, const char *url,
+        uint32_t mode, psb_error_t *err);
+
+#endif // PSB_TRANSPORT_SERVER_INT_H
