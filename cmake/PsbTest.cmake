@@ -1,8 +1,9 @@
 # psb_test(NAME SOURCES... [LABEL label] [TIMEOUT s] [LIBS libs...])
 # One line registers a test: it is built against psb_testing and added to
 # ctest with a folder prefix, a label, a timeout and skip code 77
-# (STYLE.md practice 19). PSB_TEST_TIMEOUT_MULTIPLIER scales timeouts for
-# sanitizer runs.
+# (STYLE.md practice 19; a cmocka main() returns psb_test_run_group(),
+# which exits 77 when a test skipped: docs/testing.md).
+# PSB_TEST_TIMEOUT_MULTIPLIER scales timeouts for sanitizer runs.
 set(PSB_TEST_TIMEOUT_MULTIPLIER "$ENV{PSB_TEST_TIMEOUT_MULTIPLIER}")
 if(NOT PSB_TEST_TIMEOUT_MULTIPLIER)
   set(PSB_TEST_TIMEOUT_MULTIPLIER 1)

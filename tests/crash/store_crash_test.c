@@ -326,5 +326,5 @@ main(void)
 	        cmocka_unit_test(test_kill_during_ticks),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (psb_test_run_group(tests, NULL, NULL));
 }

@@ -27,9 +27,14 @@
 #                  (the delete's), Tasks/Delete (the exit's reap),
 #                  Tasks/Delete:2 (the delete's), Containers/Delete,
 #                  Snapshots/Remove -> NOT_FOUND and nothing left.
-# 4. kill -9 from outside with a READY, an EXITED and a CREATED sandbox:
-#    all come back with the same state and pid, and READY stays READY over
-#    a periodic resync (containerd backend resync_ms, 10 s by default).
+# 4. kill -9 from outside with a READY, an EXITED and a CREATED sandbox,
+#    and a fourth READY one whose pause is killed while the daemon is
+#    down: the three come back with the same state and pid, the fourth
+#    EXITED with 137. The restarted daemon runs a short periodic resync
+#    (containerd backend resync_ms=$resync_ms; 10 s by default), and only
+#    a periodic resync reaps the fourth one's exited task (recovery leaves
+#    it to the resync): once that task is gone a resync has run, and the
+#    READY one must still be READY (not taken for a vanished task).
 # 5. random: run/stop/rm churn in the background, kill -9 at a random
 #    moment, restart: every listed sandbox converges and can be removed,
 #    and containerd has no container of ours without a row (orphans are
@@ -42,6 +47,8 @@ set -u
 # shellcheck source=tests/e2e/lib.sh
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh" "$@"
 converge_s=15
+# The periodic resync of the daemon restarted in case 4 (ms).
+resync_ms=300
 random_rounds=${PSB_CRASH_ROUNDS:-3}
 pfx=cr
 nlog=0
@@ -110,6 +117,10 @@ except Exception:
 # task_of ID: "PID STATUS" of ID's task in containerd, "" if none.
 task_of() {
 	ctr_ tasks ls 2>/dev/null | awk -v id="$1" '$1 == id {print $2, $3}'
+}
+
+task_not_running() {
+	[[ $(task_of "$1") != *RUNNING* ]]
 }
 
 mounted() {
@@ -228,7 +239,7 @@ sweep() {
 	for id in $(ctr_ tasks ls -q 2>/dev/null); do
 		echo "# sweep: task $id ($(task_of "$id"))"
 		ctr_ tasks kill -s SIGKILL "$id" >/dev/null 2>&1
-		sleep 0.2
+		wait_for 5 task_not_running "$id"
 		if ! ctr_ tasks delete -f "$id" >/dev/null 2>&1; then
 			ctr_ snapshots rm "$id" >/dev/null 2>&1
 			ctr_ containers create "$image" "$id" >/dev/null 2>&1
@@ -368,21 +379,30 @@ done
 
 # 4. kill -9 from outside with sandboxes in several states.
 multi_case() {
-	local a=$pfx-m-ready b=$pfx-m-exited c=$pfx-m-created apid bexit id
+	local a=$pfx-m-ready b=$pfx-m-exited c=$pfx-m-created d=$pfx-m-died
+	local apid bexit dpause id
 	check "podsandboxd starts" start_d
 	check "run $a succeeds" "ctl_ run '$pod_config' --id '$a' >/dev/null 2>&1"
 	check "run $b succeeds" "ctl_ run '$pod_config' --id '$b' >/dev/null 2>&1"
 	check "stop $b succeeds" "ctl_ stop '$b' >/dev/null 2>&1"
 	check "create $c succeeds" \
 		"ctl_ create '$pod_config' --id '$c' >/dev/null 2>&1"
+	check "run $d succeeds" "ctl_ run '$pod_config' --id '$d' >/dev/null 2>&1"
 	apid=$(field "$a" pid)
 	bexit=$(field "$b" exitStatus)
-	check "$a READY ($(state_of "$a")), $b EXITED ($(state_of "$b")), $c CREATED ($(state_of "$c"))" \
-		"[ \"\$(state_of $a)/\$(state_of $b)/\$(state_of $c)\" = READY/EXITED/CREATED ]"
+	dpause=$(field "$d" pid)
+	check "$a READY ($(state_of "$a")), $b EXITED ($(state_of "$b")), $c CREATED ($(state_of "$c")), $d READY ($(state_of "$d"))" \
+		"[ \"\$(state_of $a)/\$(state_of $b)/\$(state_of $c)/\$(state_of $d)\" = READY/EXITED/CREATED/READY ]"
 	kill_daemon
 	check "kill -9 ends the daemon (wait status $status)" "[ '$status' = 137 ]"
+	# While the daemon is down: nobody hears of this exit but containerd.
+	kill -KILL "$dpause"
+	check "the pause of $d ($dpause) is killed, containerd has its task STOPPED" \
+		"wait_for 10 eval '[[ \$(task_of $d) == *STOPPED ]]'"
+	rt_opts=resync_ms=$resync_ms
 	restart
-	for id in "$a" "$b" "$c"; do
+	rt_opts=
+	for id in "$a" "$b" "$c" "$d"; do
 		check_converges "$id"
 	done
 	check "$a is READY with the same pid $apid ($(state_of "$a"), $(field "$a" pid))" \
@@ -390,12 +410,15 @@ multi_case() {
 	check "$b is EXITED with the same exit status $bexit" \
 		"[ \"\$(state_of $b)\" = EXITED ] && [ \"\$(field $b exitStatus)\" = '$bexit' ]"
 	check "$c is CREATED" "[ \"\$(state_of $c)\" = CREATED ]"
-	# The containerd backend's periodic resync (10 s) must not take the
-	# recovered task for a vanished one.
-	sleep 11
+	check "$d is EXITED with 137, found at the restart" \
+		"[ \"\$(state_of $d)\" = EXITED ] && [ \"\$(field $d exitStatus)\" = 137 ]"
+	# The periodic resync reaps $d's exited task; by then it has looked at
+	# $a's task too, and must not have taken it for a vanished one.
+	check "a periodic resync ran: it reaped the exited task of $d" \
+		"wait_for $((resync_ms * 20 / 1000 + 5)) eval '[[ -z \$(task_of $d) ]]'"
 	check "$a is still READY after a periodic resync ($(state_of "$a"), $(task_of "$a"))" \
 		"[ \"\$(state_of $a)\" = READY ] && consistent '$a'"
-	for id in "$a" "$b" "$c"; do
+	for id in "$a" "$b" "$c" "$d"; do
 		finish "$id"
 	done
 	all_gone

@@ -286,5 +286,5 @@ main(int argc, char **argv)
 		printf("SKIP - containerd cannot run here\n");
 		return (77);
 	}
-	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
+	return (psb_test_run_group(tests, group_setup, group_teardown));
 }

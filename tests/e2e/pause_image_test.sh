@@ -89,20 +89,45 @@ check "pause is statically linked" \
 	"! LC_ALL=C readelf -d '$pause_bin' 2>/dev/null | grep -q NEEDED"
 
 # As PID 1: sh starts two children and execs pause, which inherits them.
-# The sleep exits at 0.1 s and must be reaped (a non-reaping init leaves a
-# zombie here); at 0.8 s the subshell sends SIGTERM to PID 1 from inside
-# the namespace.
-# shellcheck disable=SC2016 # $0 is expanded by the inner sh
+# Each child waits on its own FIFO, so the test decides when what happens:
+# the first (cat) exits when its FIFO is written, and must then be reaped
+# (a non-reaping init leaves it a zombie); the second then sends SIGTERM
+# to PID 1 from inside the namespace.
+mkfifo "$dir/child.fifo" "$dir/term.fifo"
+# shellcheck disable=SC2016 # $0 and $1 are expanded by the inner sh
 unshare --pid --fork sh -c \
-	'sleep 0.1 & (sleep 0.8; kill -TERM 1) & exec "$0"' "$pause_bin" \
-	>"$dir/pid1.out" 2>&1 &
+	'cat "$1/child.fifo" >/dev/null & (read -r _ <"$1/term.fifo"; kill -TERM 1) & exec "$0"' \
+	"$pause_bin" "$dir" >"$dir/pid1.out" 2>&1 &
 upid=$!
-sleep 0.5
-p1=$(pgrep -P "$upid" -x pause || true)
+# fifo_write FIFO: open FIFO for writing and close it (bounded: 5 s for
+# its reader to open it).
+fifo_write() {
+	timeout 5 sh -c 'echo >"$0"' "$1"
+}
+# pid1_up: pause runs as the child of unshare, with the cat among its
+# children ($p1, $cat_pid).
+pid1_up() {
+	p1=$(pgrep -P "$upid" -x pause) && cat_pid=$(pgrep -P "$p1" -x cat)
+}
+p1= cat_pid=
+wait_for_cmd() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+wait_for_cmd pid1_up
 check "pause runs as PID 1 of a new pid namespace" \
 	"[ -n '$p1' ] && grep -q '^NSpid:.*[[:space:]]1\$' /proc/$p1/status"
+fifo_write "$dir/child.fifo"
+check "pause reaped its exited child (pid ${cat_pid:-none})" \
+	"[ -n '$cat_pid' ] && wait_gone '$cat_pid'"
 zombies=$(pgrep -c -r Z -P "${p1:-0}")
-check "pause reaped its exited child (zombies: $zombies)" "[ '$zombies' = 0 ]"
+check "... no zombie among its children (zombies: $zombies)" \
+	"[ '$zombies' = 0 ]"
+fifo_write "$dir/term.fifo"
 wait "$upid"
 check "SIGTERM from inside the namespace: pause exits 0" "[ $? -eq 0 ]"
 check "pause printed nothing" "[ ! -s '$dir/pid1.out' ]"

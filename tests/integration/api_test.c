@@ -430,6 +430,30 @@ typedef struct traffic {
 	volatile int *stop;
 } traffic_t;
 
+// acked[] is written by its thread and read by the test's while it runs.
+static void
+traffic_ack(traffic_t *tr, int i, int what)
+{
+	__atomic_store_n(&tr->acked[i], what, __ATOMIC_RELEASE);
+}
+
+// traffic_under_way: every thread has had its first NWARM sandboxes at
+// least created, so lifecycles of each fate (left running, left exited,
+// removed) were acknowledged, and NLIFE - NWARM are still to come.
+#define NWARM 6
+
+static bool
+traffic_under_way(traffic_t *tr)
+{
+	for (int t = 0; t < NTRAFFIC; t++) {
+		if (__atomic_load_n(
+		            &tr[t].acked[NWARM - 1], __ATOMIC_ACQUIRE) == 0) {
+			return (false);
+		}
+	}
+	return (true);
+}
+
 static void *
 traffic_thread(void *arg)
 {
@@ -448,26 +472,26 @@ traffic_thread(void *arg)
 		if (psb_client_create(c, id, cfg, len, NULL, &err) != 0) {
 			break;
 		}
-		tr->acked[i] = 1;
+		traffic_ack(tr, i, 1);
 		if (psb_client_start(c, id, &inst, &err) != 0) {
 			break;
 		}
 		psb_instance_free(&inst);
-		tr->acked[i] = 2;
+		traffic_ack(tr, i, 2);
 		if (i % 3 == 0) {
 			continue; // leave some running
 		}
 		if (psb_client_stop(c, id, 5, &err) != 0) {
 			break;
 		}
-		tr->acked[i] = 3;
+		traffic_ack(tr, i, 3);
 		if (i % 3 == 1) {
 			continue; // leave some exited
 		}
 		if (psb_client_shutdown(c, id, &err) != 0) {
 			break;
 		}
-		tr->acked[i] = 4;
+		traffic_ack(tr, i, 4);
 	}
 	free(cfg);
 	psb_client_close(c);
@@ -484,6 +508,7 @@ test_kill9_mid_traffic(void **state)
 	psb_client_error_t err;
 	psb_event_list_t   evs;
 	uint64_t           before;
+	int64_t            until;
 	int                status;
 	int                checked = 0;
 
@@ -494,7 +519,12 @@ test_kill9_mid_traffic(void **state)
 		tr[t].stop = &stop;
 		pthread_create(&tr[t].thread, NULL, traffic_thread, &tr[t]);
 	}
-	usleep(400000);
+	// Kill it mid-traffic, once each thread is well under way.
+	until = mono_ms() + 10000 * (int64_t)psb_test_timeout_multiplier();
+	while (!traffic_under_way(tr) && mono_ms() < until) {
+		usleep(10000); // paces the polling only
+	}
+	assert_true(traffic_under_way(tr));
 	status = daemon_signal(d, SIGKILL);
 	assert_true(WIFSIGNALED(status));
 	stop = 1;
@@ -576,5 +606,5 @@ main(int argc, char **argv)
 	}
 	daemon_bin = argv[1];
 	signal(SIGPIPE, SIG_IGN);
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (psb_test_run_group(tests, NULL, NULL));
 }

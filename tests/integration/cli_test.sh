@@ -143,20 +143,53 @@ c -o json events --since 0
 check "events -o json" "[ $rc -eq 0 ] && json_ok && [ \"\$(jget 'len(j[\"events\"]) >= 6')\" = True ]"
 
 # events --follow: live transitions arrive, Ctrl-C (SIGINT) stops it.
+# The follower replays the journal once, as it starts; after that only the
+# PUB stream makes it print (a live event, or the gap before one, filled
+# from the journal). So once its replay has printed the newest event,
+# what it prints about a later action came live: these checks fail if
+# live delivery is broken, the replay cannot make them pass.
+# shown FILE REGEX [TRIES]: FILE has a line matching REGEX within TRIES
+# (100) polls of 0.05 s.
+shown() {
+	local i
+	for ((i = 0; i < ${3:-100}; i++)); do
+		grep -q -- "$2" "$1" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+c -o json events --since 0
+last=$(jget 'j["events"][-1]["seq"]')
 "$ctl" --socket "$api" --events-socket "$ev" events --follow --since 0 \
 	>"$dir/follow" 2>"$dir/follow.err" &
 fpid=$!
-sleep 0.5
-c stop cli-test-2
-for _ in $(seq 1 100); do
-	grep -q 'cli-test-2.*EXITED' "$dir/follow" && break
-	sleep 0.05
+check "events --follow replays the journal up to the newest seq ($last)" \
+	"[[ '$last' =~ ^[0-9]+\$ ]] && shown '$dir/follow' '^$last '"
+# PUB drops what is published before the follower's pipe is up, and the
+# follower cannot tell when it is: create probe sandboxes until one shows.
+probes=()
+live=1
+for k in $(seq 1 10); do
+	c create "$config" --id "cli-probe-$k"
+	probes+=("cli-probe-$k")
+	if shown "$dir/follow" "cli-probe-$k " 20; then
+		live=0
+		break
+	fi
 done
+check "events --follow gets live events (${#probes[@]} probe(s))" \
+	"[ $live -eq 0 ]"
+c stop cli-test-2
+check "... the transitions of a stop after its replay arrive live" \
+	"shown '$dir/follow' 'cli-test-2.*STOPPING' && shown '$dir/follow' 'cli-test-2.*EXITED'"
 kill -INT $fpid
 wait $fpid
 frc=$?
 check "events --follow shows replayed and live events, stops on SIGINT" \
 	"[ $frc -eq 0 ] && grep -q \"${id:0:13}.*EXITED\" '$dir/follow' && grep -q 'cli-test-2.*EXITED' '$dir/follow'"
+c rm "${probes[@]}"
+check "rm of the probe sandboxes" \
+	"[ $rc -eq 0 ] && [ \$(grep -c '^Removed sandbox' '$dir/out') -eq ${#probes[@]} ]"
 
 c rm "$id" cli-test-2
 check "rm removes several" "[ $rc -eq 0 ] && [ \$(grep -c '^Removed sandbox' '$dir/out') -eq 2 ]"

@@ -16,4 +16,7 @@ math(EXPR t "90 * ${PSB_TEST_TIMEOUT_MULTIPLIER}")
 set_tests_properties(integration.cli PROPERTIES
   LABELS integration TIMEOUT ${t}
   ENVIRONMENT "PSB_TEST_TMPDIR=${CMAKE_CURRENT_BINARY_DIR}")
+else()
+  message(STATUS "PSB_TOOLS=OFF: no podsandboxctl, integration.cli is "
+    "not registered")
 endif()

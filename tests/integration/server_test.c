@@ -1347,5 +1347,5 @@ main(int argc, char **argv)
 	if (argc == 5 && strcmp(argv[1], "--events-client") == 0) {
 		return (events_client(argv[2], atoi(argv[3]), atoi(argv[4])));
 	}
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (psb_test_run_group(tests, NULL, NULL));
 }

@@ -1244,5 +1244,5 @@ main(int argc, char **argv)
 	}
 	daemon_bin = argv[1];
 	signal(SIGPIPE, SIG_IGN);
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (psb_test_run_group(tests, NULL, NULL));
 }

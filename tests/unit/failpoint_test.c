@@ -107,5 +107,5 @@ main(void)
 	        cmocka_unit_test(test_malformed_arms_nothing),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (psb_test_run_group(tests, NULL, NULL));
 }

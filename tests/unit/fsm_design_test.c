@@ -601,5 +601,5 @@ main(void)
 	        cmocka_unit_test(test_removed_only_create_leaves_none),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (psb_test_run_group(tests, NULL, NULL));
 }

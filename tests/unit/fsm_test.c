@@ -805,5 +805,5 @@ main(void)
 	        cmocka_unit_test(test_names_round_trip),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (psb_test_run_group(tests, NULL, NULL));
 }

@@ -574,6 +574,25 @@ wait_res(fx_t *fx, res_t *r)
 	assert_false(r->inside);
 }
 
+// srv_first_closed: the server has closed the first request's stream.
+static bool
+srv_first_closed(void *arg)
+{
+	fx_t *fx = arg;
+
+	return (fx->srv.nall > 0 && fx->srv.reqs[0] != NULL &&
+	        fx->srv.reqs[0]->closed);
+}
+
+// wait_first_closed runs the loop until the server has closed the first
+// request's stream (asserted, WAIT_MS at most).
+static void
+wait_first_closed(fx_t *fx)
+{
+	assert_true(
+	        psb_test_run_until(fx->loop, srv_first_closed, fx, WAIT_MS));
+}
+
 static Google__Protobuf__Empty empty_req = GOOGLE__PROTOBUF__EMPTY__INIT;
 
 static void
@@ -798,7 +817,7 @@ test_deadline(void **state)
 	assert_string_equal(r.msg, "deadline exceeded");
 	assert_true(r.at - t0 >= 95 * 1000000LL);
 	assert_true(r.at - t0 < 2000 * 1000000LL);
-	psb_test_run_for(fx->loop, 30);
+	wait_first_closed(fx);
 	assert_int_equal(fx->srv.ncancel, 1);
 	assert_true(fx->srv.reqs[0]->closed);
 	assert_int_equal(fx->srv.reqs[0]->close_code, NGHTTP2_CANCEL);
@@ -871,7 +890,7 @@ test_too_large(void **state)
 	wait_res(fx, &r);
 	assert_int_equal(r.status, PSB_GRPC_RESOURCE_EXHAUSTED);
 	assert_string_equal(r.msg, "received message larger than max");
-	psb_test_run_for(fx->loop, 30);
+	wait_first_closed(fx);
 	assert_int_equal(fx->srv.reqs[0]->close_code, NGHTTP2_CANCEL);
 	big_len = 150 * 1024;
 	for (int i = 0; i < 3; i++) {
@@ -1246,7 +1265,7 @@ test_wait_for_ready_alone(void **state)
 	psb_test_run_for(fx->loop, 300);
 	assert_int_equal(r[0].calls, 0);
 	srv_listen(&fx->srv);
-	psb_test_run_for(fx->loop, 1500);
+	wait_res(fx, &r[0]);
 	assert_int_equal(r[0].calls, 1);
 	assert_int_equal(r[0].status, PSB_GRPC_OK);
 	res_release(r, 1);
@@ -1445,5 +1464,5 @@ main(void)
 	        T(test_helpers),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (psb_test_run_group(tests, NULL, NULL));
 }

@@ -492,5 +492,5 @@ main(void)
 	        cmocka_unit_test(test_host_arch),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (psb_test_run_group(tests, NULL, NULL));
 }
