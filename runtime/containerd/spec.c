@@ -2,16 +2,13 @@
 // podsandboxd - the pause container's OCI runtime spec
 // (reference/containerd-podsandbox.md §2.5; decisions in spec.h).
 //
-// The builder keeps one sticky error in its context: the first failure
-// wins, later steps see rv != 0 and skip their work, and the half-built
-// document is dropped at the end. That keeps each rule a short function
-// instead of a chain of "if (rv != 0) goto fail".
+// The builder's context and its sticky error are described in spec_int.h;
+// the security options (seccomp, SELinux) are in spec_security.c.
 //
 
 #include "runtime/containerd/spec.h"
 
 #include <fnmatch.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,15 +19,15 @@
 #include "base/cleanup.h"
 #include "base/json.h"
 #include "base/parse.h"
-#include "runtime/containerd/seccomp.h"
+#include "runtime/containerd/spec_int.h"
 
 #define SP_NS_NODE 2 // NamespaceMode NODE (CRI runtime/v1)
 
 // Base spec: containerd's default Unix spec (oci/spec.go, oci/mounts.go).
-static const char *const sp_caps[] = {"CAP_CHOWN", "CAP_DAC_OVERRIDE",
-        "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
-        "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-        "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE", NULL};
+const char *const sp_caps[] = {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID",
+        "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID",
+        "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+        "CAP_KILL", "CAP_AUDIT_WRITE", NULL};
 
 static const char *const sp_masked[] = {"/proc/acpi", "/proc/asound",
         "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
@@ -68,33 +65,12 @@ static const char *const sp_ns_modes[] = {
 static const char *const sp_bind_opts[] = {
         "rbind", "ro", "nosuid", "nodev", "noexec", NULL};
 
-// Rule 8: go-selinux's level syntax, at most 4 digits per category.
-#define SP_CAT          "c[0-9]{1,4}(\\.c[0-9]{1,4})?"
-#define SP_LEVEL_REGEX  "^s[0-9](-s[0-9])?(:" SP_CAT "(," SP_CAT ")*)?$"
-#define SP_DEF_PROCESS  "system_u:system_r:container_t:s0"
-#define SP_DEF_MOUNT    "system_u:object_r:container_file_t:s0"
 #define SP_CRI          "io.kubernetes.cri."
-#define SP_SC           "linux.security_context."
 #define SP_NSO          SP_SC "namespace_options."
 #define SP_SYSCTL_PORTS "net.ipv4.ip_unprivileged_port_start"
 #define SP_SYSCTL_PING  "net.ipv4.ping_group_range"
 
-typedef struct sp {
-	const psb_spec_input_t *in;
-	json_t                 *cfg; // a reference we own
-	psb_error_t            *err;
-	int                     rv; // first failure, sticky
-	int                     net_mode, pid_mode, ipc_mode;
-	bool                    privileged;
-	char                   *process_label; // rule 8, NULL = none
-	char                   *mount_label;
-	json_t                 *seccomp; // linux.seccomp, NULL = none
-} sp_t;
-
-static int sp_fail(sp_t *sp, int code, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static int
+int
 sp_fail(sp_t *sp, int code, const char *fmt, ...)
 {
 	char    msg[512];
@@ -173,11 +149,7 @@ static const char *const sp_type_names[] = {"an object", "an array",
         "a string", "an integer", "a number", "a boolean", "a boolean",
         "null"};
 
-// sp_get finds a dotted path ("linux.security_context.privileged") in
-// the config. *out is NULL when any part is absent or JSON null. A value of
-// another type than want fails; JSON_TRUE stands for either boolean and
-// JSON_NULL for any type.
-static int
+int
 sp_get(sp_t *sp, const char *path, json_type want, json_t **out)
 {
 	json_t     *cur = sp->cfg;
@@ -214,8 +186,7 @@ sp_get(sp_t *sp, const char *path, json_type want, json_t **out)
 	return (0);
 }
 
-// sp_cfg_str returns the string at path, "" when absent or on error.
-static const char *
+const char *
 sp_cfg_str(sp_t *sp, const char *path)
 {
 	json_t *v;
@@ -260,9 +231,7 @@ sp_cfg_id(sp_t *sp, const char *path, uint32_t *out)
 	return (true);
 }
 
-// sp_cfg_enum reads an enum given by name ("NODE") or by number (the
-// index into names); 0 when absent.
-static int
+int
 sp_cfg_enum(sp_t *sp, const char *path, const char *const *names, int n)
 {
 	json_t *v;
@@ -478,173 +447,6 @@ sp_process(sp_t *sp)
 		        sp_str(sp, sp->process_label, "selinuxLabel"));
 	}
 	return (proc);
-}
-
-// ---- security options read before the document is built ----
-
-// The late seccomp option: which profile, then the profile itself into
-// sp->seccomp (reference §2.5 "Late options"; spec.h).
-static void
-sp_seccomp(sp_t *sp)
-{
-	enum { NONE = -1, RUNTIME_DEFAULT, UNCONFINED, LOCALHOST };
-	json_t       *sec;
-	int           type = NONE;
-	const char   *ref = "", *field = SP_SC "seccomp.localhost_ref";
-	const char   *what, *path;
-	const json_t *loaded = NULL;
-	int           rv;
-
-	if (sp_get(sp, SP_SC "seccomp", JSON_OBJECT, &sec) != 0) {
-		return;
-	}
-	if (sec != NULL) {
-		type = sp_cfg_enum(sp, SP_SC "seccomp.profile_type",
-		        (const char *const[]) {
-		                "RuntimeDefault", "Unconfined", "Localhost"},
-		        3);
-		ref  = sp_cfg_str(sp, SP_SC "seccomp.localhost_ref");
-	} else {
-		const char *p = sp_cfg_str(sp, SP_SC "seccomp_profile_path");
-
-		if (strcmp(p, "runtime/default") == 0 ||
-		        strcmp(p, "docker/default") == 0) {
-			type = RUNTIME_DEFAULT;
-		} else if (strcmp(p, "unconfined") == 0) {
-			type = UNCONFINED;
-		} else if (strncmp(p, "localhost/", 10) == 0) {
-			type  = LOCALHOST;
-			ref   = p;
-			field = SP_SC "seccomp_profile_path";
-		} else if (*p != '\0') {
-			sp_fail(sp, PSB_EINVAL,
-			        SP_SC "seccomp_profile_path: invalid profile "
-			              "\"%.64s\"",
-			        p);
-		}
-	}
-	if (sp->rv != 0 || sp->privileged) {
-		return;
-	}
-	if (type != LOCALHOST && *ref != '\0') {
-		sp_fail(sp, PSB_EINVAL,
-		        SP_SC "seccomp.localhost_ref: only "
-		              "valid with profile_type Localhost");
-		return;
-	}
-	if (type == NONE || type == UNCONFINED) {
-		return;
-	}
-	if (!psb_seccomp_supported()) {
-		sp_fail(sp, PSB_ENOTSUP, "seccomp is not supported");
-		return;
-	}
-	if (type == RUNTIME_DEFAULT) {
-		what = "RuntimeDefault";
-		path = sp->in->seccomp_default_path != NULL
-		               ? sp->in->seccomp_default_path
-		               : PSB_SECCOMP_DEFAULT_PROFILE;
-		// Loaded once by the caller: no file I/O per sandbox.
-		loaded = sp->in->seccomp_default;
-	} else {
-		what = "Localhost";
-		path = strncmp(ref, "localhost/", 10) == 0 ? ref + 10 : ref;
-		if (path[0] != '/') {
-			sp_fail(sp, PSB_EINVAL,
-			        "%s: \"%.200s\" is not an absolute path",
-			        field, path);
-			return;
-		}
-	}
-	// Filtered for the pause process: its capabilities are sp_caps.
-	rv = psb_seccomp_convert(what, path, loaded,
-	        &(psb_seccomp_target_t) {
-	                .machine        = sp->in->host_machine,
-	                .kernel_release = sp->in->host_kernel_release,
-	                .caps           = sp_caps,
-	        },
-	        &sp->seccomp, sp->err);
-	if (rv != 0) {
-		sp->rv = rv; // sp->err is filled: sp->rv was 0 until now
-	}
-}
-
-static bool
-sp_level_ok(const char *level)
-{
-	regex_t re;
-	bool    ok;
-
-	if (regcomp(&re, SP_LEVEL_REGEX, REG_EXTENDED | REG_NOSUB) != 0) {
-		psb_oom(); // a constant pattern: only OOM can fail here
-	}
-	ok = regexec(&re, level, 0, NULL, 0) == 0;
-	regfree(&re);
-	return (ok);
-}
-
-// sp_label replaces the non-empty fields of over[] (user, role, type,
-// level) in base "user:role:type:level".
-static char *
-sp_label(sp_t *sp, const char *base, const char *const over[4])
-{
-	const char *part[4];
-	int         len[4];
-	const char *c = base;
-
-	for (int i = 0; i < 3; i++) {
-		const char *colon = strchr(c, ':');
-
-		if (colon == NULL) {
-			sp_fail(sp, PSB_EINVAL,
-			        "invalid SELinux label \"%.64s\"", base);
-			return (NULL);
-		}
-		part[i] = c;
-		len[i]  = (int)(colon - c);
-		c       = colon + 1;
-	}
-	part[3] = c;
-	len[3]  = (int)strlen(c);
-	for (int i = 0; i < 4; i++) {
-		if (over[i] != NULL && *over[i] != '\0') {
-			part[i] = over[i];
-			len[i]  = (int)strlen(over[i]);
-		}
-	}
-	return (xasprintf("%.*s:%.*s:%.*s:%.*s", len[0], part[0], len[1],
-	        part[1], len[2], part[2], len[3], part[3]));
-}
-
-// Rule 8.
-static void
-sp_selinux(sp_t *sp)
-{
-	static const char *const fields[] = {"user", "role", "type", "level"};
-	const char              *o[4], *level;
-	const char              *in_p = sp->in->selinux_process_label;
-	const char              *in_m = sp->in->selinux_mount_label;
-	char                     path[96];
-
-	for (int i = 0; i < 4; i++) {
-		snprintf(path, sizeof(path), SP_SC "selinux_options.%s",
-		        fields[i]);
-		o[i] = sp_cfg_str(sp, path);
-	}
-	level = o[3];
-	if (*level != '\0' && !sp_level_ok(level)) {
-		sp_fail(sp, PSB_EINVAL,
-		        SP_SC "selinux_options.level: "
-		              "invalid "
-		              "SELinux level \"%.64s\"",
-		        level);
-	}
-	if (sp->rv != 0 || !sp->in->selinux_enabled || sp->privileged) {
-		return;
-	}
-	sp->process_label = sp_label(sp, in_p ? in_p : SP_DEF_PROCESS, o);
-	o[1] = o[2]     = NULL; // the mount label keeps its role and type
-	sp->mount_label = sp_label(sp, in_m ? in_m : SP_DEF_MOUNT, o);
 }
 
 // ---- root, mounts, annotations ----
