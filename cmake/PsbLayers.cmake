@@ -48,8 +48,9 @@ foreach(t psb_proto psb_transport)
 endforeach()
 psb_expose(psb_core core)
 psb_expose(podsandboxd core)
-# The client library compiles transport's JSON mapping in; its users see
-# only podsandbox.h.
+# The client library compiles transport's JSON mapping in and its method
+# table from api/methods.def; its users see only podsandbox.h.
 foreach(t podsandbox podsandbox_static)
   psb_expose(${t} transport PRIVATE)
+  psb_expose(${t} api PRIVATE)
 endforeach()

@@ -1,7 +1,7 @@
 //
 // podsandboxctl - the command-line client of podsandboxd (crictl-like
-// verbs over libpodsandbox). This file: global options, help, exit codes
-// and the output helpers shared by the verbs in verbs.c.
+// verbs over libpodsandbox). This file: the global options, help, and how
+// errors become messages and exit codes.
 //
 
 #include <errno.h>
@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "podsandboxctl.h"
 
@@ -141,37 +140,21 @@ ctl_usage(const char *verb, const char *fmt, ...)
 }
 
 bool
-ctl_parse_output(ctl_t *ctl, const char *value)
+ctl_opt_output(ctl_t *ctl, const char *verb, const char *value, int *rc)
 {
 	if (strcmp(value, "json") == 0) {
 		ctl->json = true;
 	} else if (strcmp(value, "table") == 0) {
 		ctl->json = false;
 	} else {
+		*rc = ctl_usage(verb,
+		        "--output: expected table or json, got '%s'", value);
 		return (false);
 	}
 	return (true);
 }
 
-void
-ctl_print_json(json_t *j)
-{
-	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (s != NULL) {
-		puts(s);
-		free(s);
-	}
-	json_decref(j);
-}
-
-json_t *
-ctl_json_parse(const char *text)
-{
-	json_t *j = text != NULL ? json_loads(text, 0, NULL) : NULL;
-	return (j != NULL ? j : json_object());
-}
-
-bool
+static bool
 ctl_parse_u64(const char *s, uint64_t *out)
 {
 	char              *end;
@@ -189,150 +172,15 @@ ctl_parse_u64(const char *s, uint64_t *out)
 	return (true);
 }
 
-const char *
-ctl_time_iso(int64_t ns, char *buf, size_t size)
+bool
+ctl_opt_number(const char *verb, const char *opt, const char *value,
+        const char *what, uint64_t max, uint64_t *out, int *rc)
 {
-	time_t    t = (time_t)(ns / 1000000000);
-	struct tm tm;
-
-	if (ns <= 0) {
-		snprintf(buf, size, "-");
-		return (buf);
+	if (ctl_parse_u64(value, out) && *out <= max) {
+		return (true);
 	}
-	gmtime_r(&t, &tm);
-	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	        tm.tm_min, tm.tm_sec, (int)((ns / 1000000) % 1000));
-	return (buf);
-}
-
-// ctl_time_ago follows crictl's (docker go-units) HumanDuration wording.
-const char *
-ctl_time_ago(int64_t ns, char *buf, size_t size)
-{
-	struct timespec now;
-	int64_t         s;
-
-	if (ns <= 0) {
-		snprintf(buf, size, "-");
-		return (buf);
-	}
-	clock_gettime(CLOCK_REALTIME, &now);
-	s = (int64_t)now.tv_sec - ns / 1000000000;
-	if (s < 1) {
-		snprintf(buf, size, "Less than a second ago");
-	} else if (s == 1) {
-		snprintf(buf, size, "1 second ago");
-	} else if (s < 60) {
-		snprintf(buf, size, "%lld seconds ago", (long long)s);
-	} else if (s < 120) {
-		snprintf(buf, size, "About a minute ago");
-	} else if (s < 3600) {
-		snprintf(buf, size, "%lld minutes ago", (long long)(s / 60));
-	} else if (s < 7200) {
-		snprintf(buf, size, "About an hour ago");
-	} else if (s < 48 * 3600) {
-		snprintf(buf, size, "%lld hours ago", (long long)(s / 3600));
-	} else if (s < 14 * 86400) {
-		snprintf(buf, size, "%lld days ago", (long long)(s / 86400));
-	} else if (s < 60 * 86400) {
-		snprintf(buf, size, "%lld weeks ago",
-		        (long long)(s / (7 * 86400)));
-	} else if (s < 2 * 365 * 86400) {
-		snprintf(buf, size, "%lld months ago",
-		        (long long)(s / (30 * 86400)));
-	} else {
-		snprintf(buf, size, "%lld years ago",
-		        (long long)(s / (365 * 86400)));
-	}
-	return (buf);
-}
-
-const char *
-ctl_trunc_id(const char *id, bool no_trunc)
-{
-	static char slots[4][16];
-	static int  next;
-	char       *b;
-
-	if (no_trunc) {
-		return (id);
-	}
-	b    = slots[next];
-	next = (next + 1) % 4;
-	snprintf(b, sizeof(slots[0]), "%.13s", id);
-	return (b);
-}
-
-struct ctl_table {
-	size_t  ncols;
-	size_t  nrows;
-	size_t  cap;
-	char  **cells; // nrows * ncols, row 0 = headers
-	size_t *width;
-};
-
-ctl_table_t *
-ctl_table_new(size_t ncols, const char *const *headers)
-{
-	ctl_table_t *t = calloc(1, sizeof(*t));
-	if (t == NULL || (t->width = calloc(ncols, sizeof(size_t))) == NULL) {
-		abort();
-	}
-	t->ncols = ncols;
-	ctl_table_add(t, headers);
-	return (t);
-}
-
-void
-ctl_table_add(ctl_table_t *t, const char *const *cells)
-{
-	if (t->nrows == t->cap) {
-		t->cap = t->cap == 0 ? 16 : t->cap * 2;
-		t->cells =
-		        realloc(t->cells, t->cap * t->ncols * sizeof(char *));
-		if (t->cells == NULL) {
-			abort();
-		}
-	}
-	for (size_t i = 0; i < t->ncols; i++) {
-		char *s = strdup(cells[i] != NULL ? cells[i] : "");
-		if (s == NULL) {
-			abort();
-		}
-		t->cells[t->nrows * t->ncols + i] = s;
-		if (strlen(s) > t->width[i]) {
-			t->width[i] = strlen(s);
-		}
-	}
-	t->nrows++;
-}
-
-void
-ctl_table_print(ctl_table_t *t)
-{
-	for (size_t r = 0; r < t->nrows; r++) {
-		// Pad only up to the last non-empty cell: no trailing blanks.
-		size_t last = 0;
-		for (size_t i = 0; i < t->ncols; i++) {
-			if (*t->cells[r * t->ncols + i] != '\0') {
-				last = i;
-			}
-		}
-		for (size_t i = 0; i < t->ncols; i++) {
-			char *s = t->cells[r * t->ncols + i];
-			if (i < last) {
-				printf("%-*s   ", (int)t->width[i], s);
-			} else if (i == last) {
-				fputs(s, stdout);
-			}
-			free(s);
-		}
-		putchar('\n');
-	}
-	free(t->cells);
-	free(t->width);
-	free(t);
+	*rc = ctl_usage(verb, "%s: expected %s, got '%s'", opt, what, value);
+	return (false);
 }
 
 // ---- main ----
@@ -366,22 +214,15 @@ main(int argc, char **argv)
 		case OPT_SOCKET: ctl.socket = optarg; break;
 		case OPT_EVENTS: ctl.events_socket = optarg; break;
 		case OPT_TIMEOUT:
-			if (!ctl_parse_u64(optarg, &n) || n > INT32_MAX) {
-				return (ctl_usage(NULL,
-				        "--timeout: expected milliseconds, "
-				        "got "
-				        "'%s'",
-				        optarg));
+			if (!ctl_opt_number(NULL, "--timeout", optarg,
+			            "milliseconds", INT32_MAX, &n, &rc)) {
+				return (rc);
 			}
 			ctl.timeout_ms = (int)n;
 			break;
 		case 'o':
-			if (!ctl_parse_output(&ctl, optarg)) {
-				return (ctl_usage(NULL,
-				        "--output: expected table or json, "
-				        "got "
-				        "'%s'",
-				        optarg));
+			if (!ctl_opt_output(&ctl, NULL, optarg, &rc)) {
+				return (rc);
 			}
 			break;
 		case 'h': ctl_help_all(stdout); return (CTL_EXIT_OK);
@@ -415,10 +256,7 @@ main(int argc, char **argv)
 			return (CTL_EXIT_OK);
 		}
 	}
-	// 0, not 1: glibc then re-reads the optstring (the verbs permute
-	// options after their arguments; the global parse did not).
-	optind = 0;
-	rc     = v->fn(&ctl, argc, argv);
+	rc = ctl_verb_main(&ctl, v, argc, argv);
 	psb_client_close(ctl.c);
 	return (rc);
 }

@@ -11,18 +11,13 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/supplemental/util/platform.h>
 
-#include "podsandbox.h"
-#include "podsandbox.pb-c.h"
-
-#define PSB_PUBLIC __attribute__((visibility("default")))
+#include "client_int.h"
 
 // How often the thread looks at its stop flag while the stream is idle.
 #define SUB_POLL_MS 100
@@ -31,11 +26,6 @@
 #define SUB_REPLAY_MAX_MS 2000
 // Back-off before retrying a replay that failed.
 #define SUB_RETRY_MS 500
-
-// Defined in client.c.
-int psb_client_events_ms(psb_client_t *c, uint64_t since, uint32_t limit,
-        int timeout_ms, psb_event_list_t *out, psb_client_error_t *err);
-int psb_client_timeout_ms(const psb_client_t *c);
 
 struct psb_subscription {
 	psb_client_t *c;
@@ -52,12 +42,7 @@ struct psb_subscription {
 static int
 sub_fail(psb_client_error_t *err, int code, const char *what, int rv)
 {
-	if (err != NULL) {
-		err->code = code;
-		snprintf(err->message, sizeof(err->message), "%s: %s", what,
-		        nng_strerror(rv));
-	}
-	return (-code);
+	return (psb_client_fail(err, code, "%s: %s", what, nng_strerror(rv)));
 }
 
 static int
@@ -121,15 +106,7 @@ sub_deliver_live(psb_subscription_t *s, const Podsandbox__V1__Event *pe)
 	if (pe->seq <= s->last) {
 		return;
 	}
-	memset(&ev, 0, sizeof(ev));
-	ev.seq = pe->seq;
-	snprintf(ev.sandbox_id, sizeof(ev.sandbox_id), "%s", pe->sandbox_id);
-	snprintf(ev.from, sizeof(ev.from), "%s", pe->from_state);
-	snprintf(ev.event, sizeof(ev.event), "%s", pe->event);
-	snprintf(ev.to, sizeof(ev.to), "%s", pe->to_state);
-	ev.time        = pe->time;
-	ev.exit_status = pe->exit_status;
-	ev.generation  = pe->generation;
+	psb_client_event_from_pb(pe, &ev);
 	s->cb(s->arg, &ev, 0);
 	s->last = pe->seq;
 }
@@ -179,20 +156,13 @@ psb_client_subscribe(psb_client_t *c, const char *events_url, uint64_t since,
 	int                 rv;
 
 	if (c == NULL || cb == NULL) {
-		if (err != NULL) {
-			err->code = PSB_CODE_INVALID_ARGUMENT;
-			snprintf(err->message, sizeof(err->message),
-			        "subscribe needs a client and a callback");
-		}
-		return (-PSB_CODE_INVALID_ARGUMENT);
+		return (psb_client_fail(err, PSB_CODE_INVALID_ARGUMENT,
+		        "subscribe needs a client and a callback"));
 	}
 	if (events_url == NULL || *events_url == '\0') {
 		events_url = PSB_CLIENT_DEFAULT_EVENTS_URL;
 	}
-	s = calloc(1, sizeof(*s));
-	if (s == NULL) {
-		abort();
-	}
+	s              = psb_client_xzalloc(sizeof(*s));
 	s->c           = c;
 	s->cb          = cb;
 	s->arg         = arg;
@@ -228,12 +198,8 @@ psb_client_subscribe(psb_client_t *c, const char *events_url, uint64_t since,
 	if ((rv = pthread_create(&s->thread, NULL, sub_thread, s)) != 0) {
 		nng_close(s->sock);
 		free(s);
-		if (err != NULL) {
-			err->code = PSB_CODE_RESOURCE_EXHAUSTED;
-			snprintf(err->message, sizeof(err->message),
-			        "cannot start the subscription thread");
-		}
-		return (-PSB_CODE_RESOURCE_EXHAUSTED);
+		return (psb_client_fail(err, PSB_CODE_RESOURCE_EXHAUSTED,
+		        "cannot start the subscription thread"));
 	}
 	*out = s;
 	return (0);
