@@ -40,3 +40,9 @@ psb_time_format(int64_t t, char *buf, unsigned long len)
 	        tm.tm_min, tm.tm_sec, (int)((t % 1000000000) / 1000000));
 	return (buf);
 }
+
+int64_t
+psb_mono_ms(void)
+{
+	return (psb_mono_ns() / 1000000);
+}

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "podsandbox.h"
 
 static const char *daemon_bin;
@@ -38,15 +39,6 @@ static const char *POD_JSON =
         "\"labels\": {\"app\": \"web\"}, \"linux\": {\"security_context\": "
         "{\"namespace_options\": {\"network\": \"NODE\"}}}}";
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 // daemon_start runs podsandboxd on d's directory and waits until it
 // answers Version.
 static void
@@ -59,7 +51,7 @@ daemon_start(daemon_t *d)
 	psb_client_t        *c;
 	psb_client_error_t   err;
 	psb_daemon_version_t v;
-	int64_t              until = mono_ms() + 10000;
+	int64_t              until = psb_mono_ms() + 10000;
 
 	snprintf(log, sizeof(log), "%s/daemon.log", d->dir);
 	snprintf(db, sizeof(db), "%s/podsandboxd.db", d->dir);
@@ -80,7 +72,7 @@ daemon_start(daemon_t *d)
 	assert_int_equal(psb_client_open(d->api, &c, &err), 0);
 	psb_client_set_timeout(c, 200);
 	while (psb_client_version(c, &v, &err) != 0) {
-		assert_true(mono_ms() < until);
+		assert_true(psb_mono_ms() < until);
 		assert_int_equal(waitpid(d->pid, NULL, WNOHANG), 0);
 		usleep(20000);
 	}
@@ -331,9 +323,9 @@ test_many_waits_with_status(void **state)
 		snprintf(id, sizeof(id), "w-%d", i);
 		assert_int_equal(psb_client_stop(c, id, 10, &err), 0);
 	}
-	until = mono_ms() + 10000;
+	until = psb_mono_ms() + 10000;
 	while (__atomic_load_n(&acc.done, __ATOMIC_SEQ_CST) < NWAIT &&
-	        mono_ms() < until) {
+	        psb_mono_ms() < until) {
 		usleep(10000);
 	}
 	assert_int_equal(acc.done, NWAIT);
@@ -391,9 +383,9 @@ test_events_order_and_replay(void **state)
 		assert_int_equal(psb_client_shutdown(c, id, &err), 0);
 	}
 	// 4 x (CREATED, STARTING, READY, STOPPING, DELETING, NONE) = 24.
-	until = mono_ms() + 5000;
+	until = psb_mono_ms() + 5000;
 	while (__atomic_load_n(&acc.n, __ATOMIC_SEQ_CST) < 24 &&
-	        mono_ms() < until) {
+	        psb_mono_ms() < until) {
 		usleep(10000);
 	}
 	psb_subscription_close(sub);
@@ -520,8 +512,8 @@ test_kill9_mid_traffic(void **state)
 		pthread_create(&tr[t].thread, NULL, traffic_thread, &tr[t]);
 	}
 	// Kill it mid-traffic, once each thread is well under way.
-	until = mono_ms() + 10000 * (int64_t)psb_test_timeout_multiplier();
-	while (!traffic_under_way(tr) && mono_ms() < until) {
+	until = psb_mono_ms() + 10000 * (int64_t)psb_test_timeout_multiplier();
+	while (!traffic_under_way(tr) && psb_mono_ms() < until) {
 		usleep(10000); // paces the polling only
 	}
 	assert_true(traffic_under_way(tr));

@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+
 // Request oneof field numbers (transport/proto/podsandbox.proto).
 enum {
 	M_CREATE   = 1,
@@ -66,15 +68,6 @@ static const char *
 code_name(int code)
 {
 	return (code >= 0 && code <= 16 ? code_names[code] : "?");
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
 static int
@@ -518,7 +511,7 @@ typedef struct daemon {
 	char        ropts[1300]; // --runtime-options
 	const char *max_msg;     // --max-message-bytes, or NULL
 	nng_socket  req;         // the case's REQ socket
-	int64_t     started;     // mono_ms() of the last exec
+	int64_t     started;     // psb_mono_ms() of the last exec
 } daemon_t;
 
 // The running case's daemon, so that the teardown can kill it after a
@@ -640,7 +633,7 @@ static void
 daemon_start(daemon_t *d)
 {
 	char        log[700], db[700], run[700];
-	int64_t     until  = mono_ms() + scaled(10000);
+	int64_t     until  = psb_mono_ms() + scaled(10000);
 	const char *argv[] = {daemon_bin, "--runtime=scripted",
 	        "--runtime-options", d->ropts, "--db", db, "--state-dir", run,
 	        "--socket", d->api, "--events-socket", d->events,
@@ -652,7 +645,7 @@ daemon_start(daemon_t *d)
 	snprintf(log, sizeof(log), "%s/daemon.log", d->dir);
 	snprintf(db, sizeof(db), "%s/podsandboxd.db", d->dir);
 	snprintf(run, sizeof(run), "%s/run", d->dir);
-	d->started = mono_ms();
+	d->started = psb_mono_ms();
 	d->pid     = fork();
 	assert_true(d->pid >= 0);
 	if (d->pid == 0) {
@@ -669,7 +662,7 @@ daemon_start(daemon_t *d)
 	}
 	d->req = req_socket(d->api, 200);
 	while ((rv = rpc(d->req, req_empty(M_VERSION), &r)) != 0) {
-		assert_true(mono_ms() < until);
+		assert_true(psb_mono_ms() < until);
 		assert_int_equal(waitpid(d->pid, NULL, WNOHANG), 0);
 		if (rv != NNG_ETIMEDOUT) {
 			usleep(20000); // paces the polling only
@@ -926,10 +919,10 @@ test_events_match_replay(void **state)
 	create_ok(d, "ev-b");
 	must_ok(d, "shutdown ev-b", req_id(M_SHUTDOWN, S("ev-b"), 0));
 	// Both sandboxes end in a transition to NONE; wait for those.
-	until = mono_ms() + scaled(5000);
+	until = psb_mono_ms() + scaled(5000);
 	while ((count_of(pub, npub, "ev-a", "NONE") == 0 ||
 	               count_of(pub, npub, "ev-b", "NONE") == 0) &&
-	        mono_ms() < until) {
+	        psb_mono_ms() < until) {
 		sub_recv(sub, pub, &npub);
 	}
 	nng_close(sub);
@@ -1100,9 +1093,9 @@ test_size_limits(void **state)
 	if (rv == 0) {
 		resp_free(&r);
 	}
-	until = mono_ms() + scaled(2000);
+	until = psb_mono_ms() + scaled(2000);
 	while (__atomic_load_n(&pipes_removed, __ATOMIC_SEQ_CST) == 0 &&
-	        mono_ms() < until) {
+	        psb_mono_ms() < until) {
 		usleep(10000); // bounded polling of the callback's counter
 	}
 	check(&ck, __atomic_load_n(&pipes_removed, __ATOMIC_SEQ_CST) > 0,
@@ -1169,14 +1162,14 @@ test_recovery_answers(void **state)
 	snprintf(d->ropts, sizeof(d->ropts),
 	        "world=%s/world-new.json,probe_delay_ms=800", d->dir);
 	daemon_start(d);
-	ready = mono_ms() - d->started;
+	ready = psb_mono_ms() - d->started;
 	nng_socket_set_ms(d->req, NNG_OPT_RECVTIMEO, 5000);
 	assert_int_equal(send_req(d->req, req_id(M_STATUS, S("rec-1"), 0)), 0);
 	s2 = req_socket(d->api, 5000);
 	assert_int_equal(send_req(s2, req_empty(M_LIST)), 0);
 
 	rv   = recv_resp(d->req, &r);
-	held = mono_ms() - d->started;
+	held = psb_mono_ms() - d->started;
 	print_message("restart: Version answered after %lld ms, Status after "
 	              "%lld ms\n",
 	        (long long)ready, (long long)held);
