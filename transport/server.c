@@ -52,13 +52,7 @@ srv_aio_cb(void *arg)
 	pthread_mutex_lock(&s->mtx);
 	// A slot has at most one aio operation outstanding and the loop
 	// dequeues it before starting the next, so it is never queued twice.
-	sl->qnext = NULL;
-	if (s->q_tail != NULL) {
-		s->q_tail->qnext = sl;
-	} else {
-		s->q_head = sl;
-	}
-	s->q_tail = sl;
+	psb_list_append(&s->queue, sl);
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mtx);
 	ev_async_send(s->loop, &s->async);
@@ -105,26 +99,18 @@ srv_slot_new(psb_server_t *s)
 		free(sl);
 		return (NULL);
 	}
-	sl->next = s->all;
-	if (s->all != NULL) {
-		s->all->prev = sl;
-	}
-	s->all = sl;
+	psb_list_prepend(&s->all, sl);
 	return (sl);
 }
 
 static void
 srv_slot_unlink(psb_server_t *s, srv_slot *sl)
 {
-	if (sl->prev != NULL) {
-		sl->prev->next = sl->next;
-	} else {
-		s->all = sl->next;
+	psb_list_remove(&s->all, sl);
+	if (psb_list_node_active(&sl->qnode)) {
+		psb_list_remove(&s->idle, sl); // only idle slots are freed
+		s->nidle--;
 	}
-	if (sl->next != NULL) {
-		sl->next->prev = sl->prev;
-	}
-	sl->prev = sl->next = NULL;
 }
 
 // srv_slot_free releases a slot whose aio is not in flight. nng_aio_free
@@ -160,10 +146,9 @@ static void
 srv_refill(psb_server_t *s)
 {
 	while (!s->stopped && s->nrecv < s->contexts) {
-		srv_slot *sl = s->idle;
+		srv_slot *sl = psb_list_take(&s->idle);
 
 		if (sl != NULL) {
-			s->idle = sl->qnext;
 			s->nidle--;
 		} else if ((sl = srv_slot_new(s)) == NULL) {
 			return; // logged; retried at the next wake-up
@@ -183,8 +168,7 @@ srv_recycle(psb_server_t *s, srv_slot *sl)
 		srv_arm_recv(s, sl);
 	} else if (s->nidle < s->contexts) {
 		sl->state = SLOT_IDLE;
-		sl->qnext = s->idle;
-		s->idle   = sl;
+		psb_list_prepend(&s->idle, sl);
 		s->nidle++;
 	} else {
 		srv_slot_free(s, sl);
@@ -372,11 +356,13 @@ srv_pipes_gone(psb_server_t *s, const uint32_t *ids, size_t n)
 {
 	uint64_t *tokens = NULL;
 	size_t    nt = 0, cap = 0;
+	srv_slot *sl;
 
 	for (size_t i = 0; i < n; i++) {
 		s->dead[s->dead_next++ % SRV_DEAD_PIPES] = ids[i];
 	}
-	for (srv_slot *sl = s->all; sl != NULL; sl = sl->next) {
+	PSB_LIST_FOREACH(&s->all, sl)
+	{
 		if (sl->state != SLOT_HELD || sl->pipe_gone) {
 			continue;
 		}
@@ -449,19 +435,20 @@ static void
 srv_drain_queue(psb_server_t *s)
 {
 	for (;;) {
-		srv_slot *head;
-		uint32_t *gone;
-		size_t    n_gone;
+		psb_list_t head;
+		srv_slot  *sl;
+		uint32_t  *gone;
+		size_t     n_gone;
 
+		PSB_LIST_INIT(&head, srv_slot, qnode);
 		pthread_mutex_lock(&s->mtx);
-		head      = s->q_head;
-		s->q_head = s->q_tail = NULL;
-		gone                  = s->gone;
-		n_gone                = s->n_gone;
-		s->gone               = NULL;
+		psb_list_move_all(&head, &s->queue);
+		gone      = s->gone;
+		n_gone    = s->n_gone;
+		s->gone   = NULL;
 		s->n_gone = s->cap_gone = 0;
 		pthread_mutex_unlock(&s->mtx);
-		if (head == NULL && n_gone == 0) {
+		if (psb_list_empty(&head) && n_gone == 0) {
 			return;
 		}
 		// Pipe events first: a request from a pipe that is already
@@ -470,10 +457,7 @@ srv_drain_queue(psb_server_t *s)
 			srv_pipes_gone(s, gone, n_gone);
 		}
 		free(gone);
-		while (head != NULL) {
-			srv_slot *sl = head;
-
-			head = sl->qnext;
+		while ((sl = psb_list_take(&head)) != NULL) {
 			srv_completion(s, sl);
 		}
 		srv_refill(s);
@@ -542,6 +526,9 @@ psb_server_start(struct ev_loop *loop, const psb_dispatch_t *dispatch,
 	for (size_t i = 0; i < opts->n_allow_gids && i < PSB_MAX_IDS; i++) {
 		s->allow_gids[s->n_gids++] = opts->allow_gids[i];
 	}
+	PSB_LIST_INIT(&s->all, srv_slot, node);
+	PSB_LIST_INIT(&s->idle, srv_slot, qnode);
+	PSB_LIST_INIT(&s->queue, srv_slot, qnode);
 	pthread_mutex_init(&s->mtx, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	ev_async_init(&s->async, srv_async_cb);
@@ -575,6 +562,8 @@ fail:
 void
 psb_server_stop(psb_server_t *s)
 {
+	srv_slot *sl;
+
 	if (s == NULL || s->stopped) {
 		return;
 	}
@@ -584,18 +573,15 @@ psb_server_stop(psb_server_t *s)
 	// Receiving slots come back through the queue as cancelled and are
 	// freed there; one that already holds a request answers it with
 	// UNAVAILABLE. Held requests are still answered normally.
-	for (srv_slot *sl = s->all; sl != NULL; sl = sl->next) {
+	PSB_LIST_FOREACH(&s->all, sl)
+	{
 		if (sl->state == SLOT_RECV) {
 			nng_aio_cancel(sl->aio);
 		}
 	}
-	while (s->idle != NULL) {
-		srv_slot *sl = s->idle;
-
-		s->idle = sl->qnext;
-		srv_slot_free(s, sl);
+	while ((sl = psb_list_first(&s->idle)) != NULL) {
+		srv_slot_free(s, sl); // unlinks it from idle too
 	}
-	s->nidle = 0;
 }
 
 // srv_flush gives replies already handed to nng up to SRV_FLUSH_MS to
@@ -615,7 +601,7 @@ srv_flush(psb_server_t *s)
 			return;
 		}
 		pthread_mutex_lock(&s->mtx);
-		if (s->q_head == NULL &&
+		if (psb_list_empty(&s->queue) &&
 		        pthread_cond_timedwait(&s->cv, &s->mtx, &deadline) ==
 		                ETIMEDOUT) {
 			pthread_mutex_unlock(&s->mtx);
@@ -633,6 +619,7 @@ psb_server_free(psb_server_t *s)
 {
 	uint64_t *tokens;
 	size_t    nt = 0;
+	srv_slot *sl;
 
 	if (s == NULL) {
 		return;
@@ -645,7 +632,8 @@ psb_server_free(psb_server_t *s)
 	// (srv_reply_cb sees closing); one that comes after we return finds
 	// an orphan (srv == NULL) that only frees itself.
 	tokens = xcalloc(s->nheld + 1, sizeof(*tokens));
-	for (srv_slot *sl = s->all; sl != NULL; sl = sl->next) {
+	PSB_LIST_FOREACH(&s->all, sl)
+	{
 		if (sl->state == SLOT_HELD) {
 			sl->pipe_gone = true;
 			tokens[nt++]  = sl->token;
@@ -658,7 +646,8 @@ psb_server_free(psb_server_t *s)
 
 	// Stop every aio first (nng_aio_stop waits for a running callback),
 	// then close each socket once. Only then can nothing call back.
-	for (srv_slot *sl = s->all; sl != NULL; sl = sl->next) {
+	PSB_LIST_FOREACH(&s->all, sl)
+	{
 		nng_aio_stop(sl->aio);
 	}
 	if (s->rep_open) {
@@ -671,15 +660,15 @@ psb_server_free(psb_server_t *s)
 	}
 	pthread_mutex_lock(&s->mtx);
 	s->pipes_off = true;
-	s->q_head = s->q_tail = NULL;
+	// What is still queued is freed with all below.
+	PSB_LIST_INIT(&s->queue, srv_slot, qnode);
 	pthread_mutex_unlock(&s->mtx);
 	ev_async_stop(s->loop, &s->async);
 
-	while (s->all != NULL) {
-		srv_slot *sl = s->all;
-		nng_msg  *m;
+	while ((sl = psb_list_first(&s->all)) != NULL) {
+		nng_msg *m;
 
-		srv_slot_unlink(s, sl);
+		psb_list_remove(&s->all, sl);
 		if ((m = nng_aio_get_msg(sl->aio)) != NULL) {
 			nng_msg_free(m);
 		}

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "base/list.h"
 #include "transport/server.h"
 
 #define SRV_DEFAULT_MODE     0660
@@ -37,16 +38,15 @@ typedef enum slot_state {
 typedef struct srv_slot srv_slot;
 
 struct srv_slot {
-	psb_server_t *srv; // NULL once orphaned by psb_server_free
-	nng_ctx       ctx;
-	nng_aio      *aio;
-	slot_state    state;
-	uint32_t      pipe_id;   // HELD: the request's pipe
-	uint64_t      token;     // HELD: the dispatcher's token
-	bool          pipe_gone; // HELD: its pipe was removed
-	srv_slot     *prev;      // all slots (doubly linked)
-	srv_slot     *next;
-	srv_slot     *qnext; // completion queue / idle stack
+	psb_server_t   *srv; // NULL once orphaned by psb_server_free
+	nng_ctx         ctx;
+	nng_aio        *aio;
+	slot_state      state;
+	uint32_t        pipe_id;   // HELD: the request's pipe
+	uint64_t        token;     // HELD: the dispatcher's token
+	bool            pipe_gone; // HELD: its pipe was removed
+	psb_list_node_t node;      // on the server's all
+	psb_list_node_t qnode;     // on the completion queue or the idle stack
 };
 
 struct psb_server {
@@ -73,15 +73,14 @@ struct psb_server {
 	bool                 stopped; // no new requests are dispatched
 	bool                 closing; // psb_server_free is running
 	ev_async             async;
-	srv_slot            *all;
-	srv_slot            *idle;
+	psb_list_t           all;  // every slot
+	psb_list_t           idle; // parked slots, a stack
 	uint32_t             nrecv, nsend, nheld, nidle;
 	uint32_t             dead[SRV_DEAD_PIPES]; // recently removed pipes
 	size_t               dead_next;
-	pthread_mutex_t      mtx; // guards everything below
-	pthread_cond_t       cv;  // signalled on every completion
-	srv_slot            *q_head;
-	srv_slot            *q_tail;
+	pthread_mutex_t      mtx;   // guards everything below
+	pthread_cond_t       cv;    // signalled on every completion
+	psb_list_t           queue; // completed aios, FIFO
 	uint32_t            *gone;
 	size_t               n_gone, cap_gone;
 	bool                 pipes_off; // stop queueing pipe events
