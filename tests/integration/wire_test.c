@@ -523,6 +523,26 @@ static daemon_t *live;
 // request sent before the daemon listens goes out once it does. The short
 // reconnect interval lets "answers Version" be seen within a few ms of the
 // daemon listening: the recovery case measures from there.
+// req_socket_blocking is req_socket with the dial finished before it
+// returns, for a daemon known to be up. A REQ that dials non-blocking and
+// sends at once, right after the daemon dropped another pipe, sometimes
+// got no answer at all (4 of 30 runs of this test; 0 of 30 with this
+// dial): an open question about nng's REQ with resend off, written down
+// in the issue tracker, not a contract of the daemon this test checks.
+static nng_socket
+req_socket_blocking(const char *url, int recv_ms)
+{
+	nng_socket s;
+
+	assert_int_equal(nng_req0_open(&s), 0);
+	assert_int_equal(nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME,
+	                         NNG_DURATION_INFINITE),
+	        0);
+	assert_int_equal(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, recv_ms), 0);
+	assert_int_equal(nng_dial(s, url, NULL, 0), 0);
+	return (s);
+}
+
 static nng_socket
 req_socket(const char *url, int recv_ms)
 {
@@ -1102,7 +1122,7 @@ test_size_limits(void **state)
 	        "20000-byte request: the connection was not dropped");
 	nng_close(s);
 	// A fresh connection is served as if nothing had happened.
-	s  = req_socket(d->api, scaled(5000));
+	s  = req_socket_blocking(d->api, scaled(5000));
 	rv = rpc(s, req_empty(M_VERSION), &r);
 	check(&ck, rv == 0 && r.code == C_OK,
 	        "version on a fresh socket: %s %s", rv_str(rv),
