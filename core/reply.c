@@ -146,7 +146,7 @@ sb_info(const psb_controller_t *c, const psb_sandbox_t *sb)
 	        (json_int_t)sb->rec.exit_status, "Labels",
 	        json_or_null(sb->labels), "LastError", sb->rec.last_error);
 	o  = json_pack("{s:I, s:s, s:b, s:s, s:s, s:s, s:s, s:s, s:O?, s:o?, "
-	                "s:O?, s:O?, s:o?}",
+	                "s:O?, s:O?, s:O?, s:o?}",
 	         "pid", (json_int_t)sb->rec.pid, "processStatus",
 	         process_status(sb->rec.state), "netNamespaceClosed", 0,
 	         "image", res_str(res, "image"), "snapshotKey",
@@ -159,7 +159,8 @@ sb_info(const psb_controller_t *c, const psb_sandbox_t *sb)
 	         "runtimeOptions", json_object_get(res, "runtimeOptions"),
 	         "config", json_or_null(sb->config_json), "runtimeSpec",
 	         json_object_get(res, "runtimeSpec"), "cniResult",
-	         json_object_get(res, "cniResult"), "sandboxMetadata", md);
+	         json_object_get(res, "cniResult"), "sandboxFiles",
+	         json_object_get(res, "sandboxFiles"), "sandboxMetadata", md);
 	if (o != NULL) {
 		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		json_decref(o);

@@ -10,7 +10,9 @@
 # root and state; CRI plugin off) in a session of its own, so it outlives
 # the daemon and the next run reuses it; stop it with
 #   bash scripts/containerd.sh stop /run/podsandboxd/containerd
-# The database is $PSB_DB (default /var/lib/podsandboxd/podsandboxd.db).
+# The database is $PSB_DB (default /var/lib/podsandboxd/podsandboxd.db),
+# the sandbox files under $PSB_SANDBOX_ROOT and $PSB_SANDBOX_STATE
+# (default /var/lib/podsandboxd/sandboxes, /run/podsandboxd/sandboxes).
 # Extra arguments go to podsandboxd.
 set -euo pipefail
 
@@ -41,5 +43,5 @@ archive=$PWD/build/tools/pause/pause-image.tar
 ctr --address "$sock" -n "$ns" images import "$archive" >/dev/null
 
 exec build/core/podsandboxd --runtime=containerd \
-	--runtime-options "address=$sock,namespace=$ns,image_archive=$archive$extra" \
+	--runtime-options "address=$sock,namespace=$ns,image_archive=$archive,sandbox_root=${PSB_SANDBOX_ROOT:-/var/lib/podsandboxd/sandboxes},sandbox_state=${PSB_SANDBOX_STATE:-/run/podsandboxd/sandboxes}$extra" \
 	--db "${PSB_DB:-/var/lib/podsandboxd/podsandboxd.db}" "$@"

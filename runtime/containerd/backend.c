@@ -48,6 +48,7 @@ ctrd_op_new(
 	o->kind = kind;
 	snprintf(o->id, sizeof(o->id), "%s", id != NULL ? id : "");
 	o->generation = generation;
+	ctrd_files_paths(&o->files, c->sandbox_root, c->sandbox_state, o->id);
 	psb_list_prepend(&c->ops, o);
 	return (o);
 }
@@ -66,6 +67,7 @@ ctrd_op_free(ctrd_op_t *o)
 		protobuf_c_message_free_unpacked(o->prepared, NULL);
 	}
 	free(o->fail_msg);
+	ctrd_files_release(&o->files);
 	free(o);
 }
 
@@ -314,6 +316,8 @@ ctrd_free(ctrd_t *c)
 	free(c->snapshotter);
 	free(c->runtime);
 	free(c->runc_root);
+	free(c->sandbox_root);
+	free(c->sandbox_state);
 	json_decref(c->seccomp_default);
 	free(c->tracks);
 	free(c);
@@ -333,6 +337,8 @@ parse_options(ctrd_t *c, const char *options, psb_error_t *err)
 	        {"snapshotter", &c->snapshotter},
 	        {"runtime", &c->runtime},
 	        {"runc_root", &c->runc_root},
+	        {"sandbox_root", &c->sandbox_root},
+	        {"sandbox_state", &c->sandbox_state},
 	};
 	_cleanup_free_ char *copy = xstrdup(options != NULL ? options : "");
 	char                *save = NULL;
@@ -381,7 +387,8 @@ parse_options(ctrd_t *c, const char *options, psb_error_t *err)
 			        "unknown containerd runtime option \"%s\" "
 			        "(known: address, namespace, image, "
 			        "image_archive, snapshotter, runtime, "
-			        "runc_root, resync_ms)",
+			        "runc_root, sandbox_root, sandbox_state, "
+			        "resync_ms)",
 			        kv));
 		}
 	}
@@ -431,6 +438,8 @@ ctrd_init(
 	c->snapshotter   = xstrdup("overlayfs");
 	c->runtime       = xstrdup("io.containerd.runc.v2");
 	c->resync_ms     = 10000;
+	c->sandbox_root  = xstrdup(CTRD_SANDBOX_ROOT);
+	c->sandbox_state = xstrdup(CTRD_SANDBOX_STATE);
 	if ((rv = parse_options(c, options, err)) != 0) {
 		ctrd_free(c);
 		return (rv);

@@ -59,6 +59,8 @@ typedef struct ctrd {
 	char          *snapshotter;
 	char          *runtime;
 	char          *runc_root; // runc's state root (runc options), or NULL
+	char          *sandbox_root;    // sandbox files: persistent (files.h)
+	char          *sandbox_state;   // ... and volatile (shm)
 	struct json_t *seccomp_default; // RuntimeDefault profile, or NULL
 	int            daemon_oom;
 

@@ -25,6 +25,7 @@
 #include "github.com/containerd/containerd/api/services/events/v1/events.pb-c.h"
 #include "github.com/containerd/containerd/api/services/tasks/v1/tasks.pb-c.h"
 #include "runtime/containerd/ctrd.h"
+#include "runtime/containerd/files.h"
 
 #define RESUB_MIN_MS    100
 #define RESUB_MAX_MS    2000
@@ -345,6 +346,26 @@ struct ctrd_reap {
 	uint64_t        generation;
 };
 
+// reap_unmount_shm unmounts the shm of id's exited pause, as containerd's
+// Stop does; the directories stay until Shutdown. Only while no operation
+// on id is in flight: a start of the next generation may have mounted a
+// fresh one, and a delete unmounts it itself.
+static void
+reap_unmount_shm(ctrd_t *c, const char *id)
+{
+	ctrd_files_t f   = {0};
+	psb_error_t  err = PSB_ERROR_INIT;
+
+	ctrd_files_paths(&f, c->sandbox_root, c->sandbox_state, id);
+	if (ctrd_files_unmount(&f, &err) != 0) {
+		psb_log_sb(PSB_LOG_WARN, id,
+		        "containerd: %s (Shutdown tries again)",
+		        psb_error_message(&err));
+		psb_error_release(&err);
+	}
+	ctrd_files_release(&f);
+}
+
 static void
 reap_done(void *arg, int status, const char *message, ProtobufCMessage *resp)
 {
@@ -369,6 +390,10 @@ reap_done(void *arg, int status, const char *message, ProtobufCMessage *resp)
 	t = ctrd_track_find(c, r->id);
 	if (t != NULL && t->generation == r->generation) {
 		t->reaping = false;
+		if ((status == PSB_GRPC_OK || status == PSB_GRPC_NOT_FOUND) &&
+		        !ctrd_op_pending(c, r->id)) {
+			reap_unmount_shm(c, r->id);
+		}
 	}
 	if (t != NULL && t->delete_after_reap != NULL) {
 		ctrd_op_t *del = t->delete_after_reap;

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "runtime/containerd/ctrd.h"
+#include "runtime/containerd/files.h"
 #include "runtime/containerd/image.h"
 
 #define CTRD_POLL_MS  50
@@ -37,7 +38,8 @@ typedef enum {
 	CTRD_MADE_SNAPSHOT  = 1,
 	CTRD_MADE_CONTAINER = 2,
 	CTRD_MADE_TASK      = 4,
-	CTRD_MADE_ALL       = 7,
+	CTRD_MADE_FILES     = 8, // the sandbox files (files.h)
+	CTRD_MADE_ALL       = 15,
 } ctrd_made_t;
 
 struct ctrd_op {
@@ -47,6 +49,7 @@ struct ctrd_op {
 	char            id[CTRD_ID_MAX + 1];
 	uint64_t        generation;
 	psb_grpc_t     *g; // the client its calls use (NULL: c->g, fail fast)
+	ctrd_files_t    files; // the sandbox's file paths
 
 	// The teardown (teardown.c): a start's rollback, or a delete.
 	unsigned made;  // ctrd_made_t: what exists (a delete: all of it)

@@ -32,8 +32,9 @@
 //   a private UTS namespace"); kubelet sends none for them anyway.
 // - /dev/shm: shm_path is bind-mounted read-only (rule 7). With ipc NODE
 //   and shm_path NULL the host's /dev/shm is bound. With a pod IPC
-//   namespace and shm_path NULL (sandbox files not wired yet) the base
-//   spec's private 64 MiB tmpfs /dev/shm is kept. resolv_conf_path NULL
+//   namespace and shm_path NULL (a caller without sandbox files; the
+//   containerd backend always passes its files.h shm) the base spec's
+//   private 64 MiB tmpfs /dev/shm is kept. resolv_conf_path NULL
 //   means no /etc/resolv.conf mount.
 // - netns_path NULL with a pod network namespace gives a namespace entry
 //   without a path: runc creates a fresh, unconnected netns.

@@ -1,12 +1,13 @@
 //
 // podsandboxd - containerd backend: the start chain (see op.h).
 //
-// Image → container (with the pause OCI spec) → snapshot → task create →
-// task start. Each step's callback starts the next; a failure at any step
-// rolls back what the start made (ctrd_teardown, the same steps as a
-// delete) and then reports START_FAILED (ctrd_start_failed). A container
-// or snapshot left by an earlier attempt (ALREADY_EXISTS) is removed once
-// and the step tried again.
+// Image → sandbox files (files.h) → container (with the pause OCI
+// spec, which binds the files' shm and resolv.conf) → snapshot → task
+// create → task start. Each step's callback starts the next; a failure at
+// any step rolls back what the start made (ctrd_teardown, the same steps
+// as a delete) and then reports START_FAILED (ctrd_start_failed). A
+// container or snapshot left by an earlier attempt (ALREADY_EXISTS) is
+// removed once and the step tried again.
 //
 
 #include <jansson.h>
@@ -88,6 +89,10 @@ ctrd_start_failed(ctrd_op_t *o)
 			        json_pack("{s:s, s:s}", "snapshotter",
 			                c->snapshotter, "key", o->id));
 		}
+		if (o->left & CTRD_MADE_FILES) {
+			json_object_set_new(
+			        j, "sandboxFiles", ctrd_files_json(&o->files));
+		}
 		res          = json_dumps(j, JSON_COMPACT);
 		ev.resources = res;
 		json_decref(j);
@@ -137,6 +142,8 @@ st_started(void *arg, int status, const char *message, ProtobufCMessage *resp)
 			json_object_set_new(res, "runtimeOptions",
 			        json_pack("{s:s}", "root", o->c->runc_root));
 		}
+		json_object_set_new(
+		        res, "sandboxFiles", ctrd_files_json(&o->files));
 		if (spec != NULL) {
 			json_object_set_new(res, "runtimeSpec", spec);
 		}
@@ -315,6 +322,8 @@ st_container_create(ctrd_op_t *o)
 	in.image.user           = img->user;
 	in.daemon_oom_score_adj = c->daemon_oom;
 	in.seccomp_default      = c->seccomp_default;
+	in.resolv_conf_path     = o->files.resolv_conf;
+	in.shm_path = o->files.ipc_node ? NULL : o->files.shm; // NULL: host's
 	if (psb_spec_build(&in, &json, &err) != 0) {
 		int code = err.code;
 
@@ -428,6 +437,21 @@ st_resolved(void *arg, psb_image_t *img, const psb_error_t *err)
 		return;
 	}
 	o->img = img;
+	// The files come first: the spec binds shm and resolv.conf. Marked
+	// made before they are, so that a half-made set is rolled back.
+	{
+		psb_error_t ferr = PSB_ERROR_INIT;
+
+		o->made |= CTRD_MADE_FILES;
+		if (ctrd_files_create(&o->files, o->config_json, &ferr) != 0) {
+			int code = ferr.code;
+
+			start_fail(o, code, "start: sandbox files: %s",
+			        psb_error_message(&ferr));
+			psb_error_release(&ferr);
+			return;
+		}
+	}
 	// The container comes before its snapshot: containerd's garbage
 	// collector removes a snapshot nothing references, and a fresh one
 	// prepared first was seen collected before Tasks.Create mounted it

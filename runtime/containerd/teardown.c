@@ -14,6 +14,8 @@
 //   - a rollback runs only the steps of what its start made, and a step
 //     that fails leaves that and everything after it in place: the
 //     START_FAILED event lists what is left (not rolled back).
+// Between the task and the container the sandbox files go (files.h), a
+// step done on the loop without a call.
 // The gRPC calls and their order are those of the crash-recovery e2e test's
 // failpoints (tests/e2e/crash_test.sh): Tasks/Kill, Tasks/Delete,
 // Containers/Delete, Snapshots/Remove.
@@ -40,14 +42,18 @@ typedef enum {
 } td_rollback_t;
 
 // One step. A rollback skips a step that removes nothing its start made.
+// A step is a gRPC call, or (local) work done at once on the loop.
 typedef struct td_step {
 	const char *name; // in messages: "Tasks.Delete"
 	int (*call)(ctrd_op_t *o, psb_grpc_unary_cb cb);
+	int (*local)(ctrd_op_t *o, psb_error_t *err);
 	uint32_t      ok;       // TD_BIT() of the statuses that go on
 	unsigned      removes;  // ctrd_made_t
 	td_rollback_t rollback; // how a rollback takes the step
 	bool          wait;     // poll until the task stopped (td_stopped)
 } td_step_t;
+
+static int td_files_remove(ctrd_op_t *o, psb_error_t *err);
 
 static const td_step_t td_steps[] = {
         // A task must stop before Tasks.Delete takes it. NOT_FOUND: no
@@ -78,6 +84,13 @@ static const td_step_t td_steps[] = {
                 .removes  = CTRD_MADE_TASK,
                 .rollback = TD_RB_RUN,
         },
+        // Where containerd removes them: the task that used shm is gone.
+        {
+                .name     = "removing the sandbox files",
+                .local    = td_files_remove,
+                .removes  = CTRD_MADE_FILES,
+                .rollback = TD_RB_RUN,
+        },
         {
                 .name     = "Containers.Delete",
                 .call     = ctrd_call_container_delete,
@@ -95,6 +108,14 @@ static const td_step_t td_steps[] = {
 };
 
 #define TD_NSTEPS PSB_NELEM(td_steps)
+
+// td_files_remove unmounts shm and removes the sandbox's directories;
+// what is gone already is success (files.h), like NotFound for a call.
+static int
+td_files_remove(ctrd_op_t *o, psb_error_t *err)
+{
+	return (ctrd_files_remove(&o->files, err));
+}
 
 static void td_next(ctrd_op_t *o);
 
@@ -282,7 +303,22 @@ td_done(void *arg, int status, const char *message, ProtobufCMessage *resp)
 static int
 td_start(ctrd_op_t *o)
 {
-	while (o->step < TD_NSTEPS && !td_applies(o, &td_steps[o->step])) {
+	while (o->step < TD_NSTEPS) {
+		const td_step_t *s    = &td_steps[o->step];
+		psb_error_t      lerr = PSB_ERROR_INIT;
+
+		if (td_applies(o, s) && s->local == NULL) {
+			break;
+		}
+		if (td_applies(o, s) && s->local(o, &lerr) != 0) {
+			psb_log_sb(PSB_LOG_WARN, o->id, "containerd: %s: %s",
+			        s->name, psb_error_message(&lerr));
+			// Ends the teardown: o is no longer the caller's.
+			td_fail(o, s->name, PSB_GRPC_INTERNAL,
+			        psb_error_message(&lerr));
+			psb_error_release(&lerr);
+			return (0);
+		}
 		o->step++;
 	}
 	if (o->step == TD_NSTEPS) {
@@ -358,6 +394,7 @@ ctrd_delete(void *impl, const psb_rt_sandbox_t *sb, psb_error_t *err)
 	}
 	o       = ctrd_op_new(c, CTRD_OP_DELETE, sb->id, sb->generation);
 	o->made = CTRD_MADE_ALL; // whatever there is
+	(void)ctrd_files_recorded(&o->files, sb->resources);
 	// The exit's reap (Tasks.Delete) may still be in flight: the shim is
 	// shutting down, and a Kill now fails with "ttrpc: closed". Wait for
 	// the reap; the task is gone after it (ctrd_delete_resume).

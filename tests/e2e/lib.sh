@@ -36,6 +36,9 @@ e2e_cleanup() {
 			tail -n 40 "$f"
 		done
 	fi
+	# A shm tmpfs a failed test left: unmounted, so rm -rf can go.
+	findmnt -rn -o TARGET | grep -F "$dir/sandbox-state/" |
+		xargs -r -n1 umount -l 2>/dev/null
 	if [[ -n ${PSB_E2E_KEEP:-} ]]; then
 		echo "# kept $dir (PSB_E2E_KEEP)"
 	else
@@ -91,13 +94,14 @@ ctl_() {
 }
 
 # start_daemon LOG [FLAGS...]: podsandboxd on the private containerd, its
-# database in $dir/db, $rt_opts added to its runtime options; returns once
+# database in $dir/db, its sandbox files in $dir/sandboxes and
+# $dir/sandbox-state, $rt_opts added to its runtime options; returns once
 # it says "ready" (5 s at most).
 start_daemon() {
 	local log=$1 i
 	shift
 	"$daemon" --runtime=containerd \
-		--runtime-options "address=$dir/containerd.sock,namespace=$ns,image=$image,image_archive=$tar_file,runc_root=$dir/runc${rt_opts:+,$rt_opts}" \
+		--runtime-options "address=$dir/containerd.sock,namespace=$ns,image=$image,image_archive=$tar_file,runc_root=$dir/runc,sandbox_root=$dir/sandboxes,sandbox_state=$dir/sandbox-state${rt_opts:+,$rt_opts}" \
 		--db "$dir/db" --state-dir "$dir/run" \
 		--socket "ipc://$dir/api.sock" \
 		--events-socket "ipc://$dir/ev.sock" \
@@ -169,7 +173,14 @@ nothing_left() {
 		[[ -z $(ctr_ containers ls -q 2>&1) ]] &&
 		[[ -z $(ctr_ snapshots ls 2>/dev/null | awk 'NR > 1 && $3 == "Active"') ]] &&
 		[[ -z $(pause_pids) ]] &&
-		[[ -z $(findmnt -rn -o TARGET | grep -F "$dir/" | grep -v '/shm$' | grep rootfs) ]]
+		[[ -z $(findmnt -rn -o TARGET | grep -F "$dir/" | grep -v '/shm$' | grep rootfs) ]] &&
+		no_sandbox_files
+}
+
+# no_sandbox_files: no sandbox directory and no shm mount of ours.
+no_sandbox_files() {
+	[[ -z $(find "$dir/sandboxes" "$dir/sandbox-state" -mindepth 1 2>/dev/null) ]] &&
+		! grep -qF " $dir/sandbox-state/" /proc/self/mountinfo
 }
 
 # wait_state ID STATE SECONDS

@@ -11,7 +11,9 @@
 #    137; rm.
 # 3. a daemon configured with a missing image: run fails with
 #    FAILED_PRECONDITION and the import hint.
-# Along the way: the sample pod (no seccomp field) runs its pause process
+# Along the way: the sandbox files of e2e-1 (hostname, hosts, resolv.conf
+# from dns_config in the pod, its 64 MiB shm tmpfs; their paths in status
+# -v; gone after rm; IPC NODE: the host's /dev/shm), the sample pod (no seccomp field) runs its pause process
 # without a seccomp filter, a RuntimeDefault pod with one (Seccomp: 2),
 # and a Localhost pod whose profile file is missing fails to start with
 # INVALID_ARGUMENT and leaves nothing behind.
@@ -58,14 +60,42 @@ ok = (i["image"] == sys.argv[2] and i["snapshotter"] == "overlayfs"
 print("yes" if ok else "no")' "$dir/status1.json" "$image" 2>/dev/null)
 check "status -v shows image, snapshot, runtime type and spec" \
 	"[ '$info_ok' = yes ]"
+# Sandbox files: the sample pod has a hostname and a dns_config.
+sbf=$dir/sandboxes/e2e-1
+shm=$dir/sandbox-state/e2e-1/shm
+check "hostname, hosts and resolv.conf are under the sandbox root" \
+	"[ \"\$(cat '$sbf/hostname')\" = nginx ] && cmp -s /etc/hosts '$sbf/hosts' && [ -f '$sbf/resolv.conf' ]"
+check "the pod's resolv.conf has the servers, searches and options" \
+	"[ \"\$(cat '/proc/$pid/root/etc/resolv.conf')\" = \"\$(printf 'search example.com\nnameserver 8.8.8.8\nnameserver 1.1.1.1\noptions ndots:5')\" ]"
+check "the pod's /dev/shm is a 64 MiB tmpfs" \
+	"awk '\$5 == \"/dev/shm\"' '/proc/$pid/mountinfo' | grep -q ' - tmpfs shm .*size=65536k'"
+check "... mounted on the host at $shm" \
+	"grep -F ' $shm ' /proc/self/mountinfo | grep -q ' - tmpfs shm .*size=65536k'"
+files_ok=$(python3 -c '
+import json, sys
+f = json.load(open(sys.argv[1]))["info"]["sandboxFiles"]
+r, s = sys.argv[2], sys.argv[3]
+ok = f == {"root": r, "state": s, "hostname": r + "/hostname",
+           "hosts": r + "/hosts", "resolvConf": r + "/resolv.conf",
+           "shm": s + "/shm"}
+print("yes" if ok else "no")' "$dir/status1.json" "$sbf" \
+	"$dir/sandbox-state/e2e-1" 2>/dev/null)
+check "status -v shows the sandbox file paths" "[ '$files_ok' = yes ]"
 check "version reports the runtime's missed-exit counter" \
 	"ctl_ version -o json 2>/dev/null | python3 -c 'import json,sys; j=json.load(sys.stdin); sys.exit(0 if j[\"runtime\"] == \"containerd\" and isinstance(j[\"missedExits\"], int) else 1)'"
 check "stop succeeds" "ctl_ stop e2e-1 >'$dir/stop1' 2>&1"
 out=$(ctl_ wait e2e-1 2>&1)
 check "wait prints 137 (got '$out')" "[ '$out' = 137 ]"
+shm_gone() { ! grep -qF " $shm " /proc/self/mountinfo; }
+check "after stop the shm of e2e-1 is unmounted (within 5 s)" "wait_for 5 shm_gone"
+check "... and its files stay until rm" "[ -f '$sbf/resolv.conf' ] && [ -d '$dir/sandbox-state/e2e-1' ]"
 check "rm succeeds" "ctl_ rm e2e-1 >'$dir/rm1' 2>&1"
 check "no task, container or snapshot is left" nothing_left
 check "no pause process is left" "[[ -z '$pid' ]] || ! is_pause '$pid'"
+check "the sandbox dirs of e2e-1 are gone" \
+	"[ ! -e '$sbf' ] && [ ! -e '$dir/sandbox-state/e2e-1' ]"
+check "no shm mount of e2e-1 is left on the host" \
+	"! grep -qF ' $shm ' /proc/self/mountinfo"
 
 # Seccomp: RuntimeDefault (profile_type 0, as crictl's JSON has it) puts
 # the pause process under a filter; a missing Localhost profile fails.
@@ -97,6 +127,25 @@ check "... with INVALID_ARGUMENT naming the profile" \
 sed 's/^/# /' "$dir/run-scm"
 ctl_ rm e2e-scm >/dev/null 2>&1
 check "nothing is left after the failed seccomp start" nothing_left
+
+# IPC NODE: no shm tmpfs of ours; the pause gets the host's /dev/shm.
+python3 -c '
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["linux"]["security_context"]["namespace_options"]["ipc"] = "NODE"
+c["linux"].pop("sysctls", None)  # runc refuses kernel.shm_* in the host ipc ns
+json.dump(c, open(sys.argv[2], "w"))' "$pod_config" "$dir/pod-ipc-node.json"
+out=$(ctl_ run "$dir/pod-ipc-node.json" --id e2e-ipc 2>&1)
+rc=$?
+check "run e2e-ipc (IPC NODE) succeeds: $out" "[ $rc -eq 0 ]"
+check "... with no shm mount of its own" \
+	"[ ! -e '$dir/sandbox-state/e2e-ipc/shm' ] && ! grep -qF ' $dir/sandbox-state/e2e-ipc/' /proc/self/mountinfo"
+check "... and status -v says its shm is the host's /dev/shm" \
+	"ctl_ status -v -o json e2e-ipc 2>/dev/null | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)[\"info\"][\"sandboxFiles\"][\"shm\"] == \"/dev/shm\" else 1)'"
+check "rm e2e-ipc succeeds" "ctl_ rm e2e-ipc >/dev/null 2>&1"
+check "nothing is left after e2e-ipc" nothing_left
+check "the host's /dev/shm is still mounted" \
+	"awk '\$5 == \"/dev/shm\"' /proc/self/mountinfo | grep -q ."
 
 # 2. kill -9 of the pause process.
 out=$(ctl_ run "$pod_config" --id e2e-2 2>&1)
