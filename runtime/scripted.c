@@ -20,18 +20,18 @@
 #include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/clock.h"
+#include "base/ident.h"
 #include "base/list.h"
 #include "base/log.h"
 #include "base/parse.h"
 
-#define SCR_ID_MAX    76 // containerd identifier rule, as PSB_ID_MAX
 #define SCR_PID_BASE  40000
 #define SCR_MAGIC     0x53435254u // "SCRT"
 #define SCR_KILLED    137         // 128 + SIGKILL
 #define SCR_KIND_EXIT PSB_RTOP_COUNT
 
 typedef struct scr_task {
-	char            id[SCR_ID_MAX + 1];
+	char            id[PSB_ID_MAX + 1];
 	uint64_t        generation;
 	psb_fake_task_t state;
 	uint32_t        pid;
@@ -59,7 +59,7 @@ typedef struct scr_op {
 	int              kind; // psb_rt_op_t or SCR_KIND_EXIT
 	psb_script_how_t how;
 	bool             hung;
-	char             id[SCR_ID_MAX + 1];
+	char             id[PSB_ID_MAX + 1];
 	uint64_t         generation;
 	uint32_t         pid;       // SCR_KIND_EXIT only
 	int32_t          status;    // SCR_KIND_EXIT only
@@ -97,7 +97,8 @@ scr_get(psb_runtime_t *rt)
 static bool
 scr_id_ok(const char *id)
 {
-	return (id != NULL && id[0] != '\0' && strlen(id) <= SCR_ID_MAX);
+	return (psb_id_valid(
+	        id)); // the same rule as the daemon and containerd
 }
 
 // ---- the world ----------------------------------------------------------
@@ -563,9 +564,9 @@ scr_refuse_id(const char *op, const char *id, psb_error_t *err)
 		return (0);
 	}
 	return (psb_error_make(err, PSB_EINVAL,
-	        "scripted runtime: %s: sandbox id \"%.*s\" is empty or longer "
-	        "than %d bytes",
-	        op, 32, id != NULL ? id : "", SCR_ID_MAX));
+	        "scripted runtime: %s: sandbox id \"%.*s\" is not a valid id "
+	        "(at most %d characters)",
+	        op, 32, id != NULL ? id : "", PSB_ID_MAX));
 }
 
 static int

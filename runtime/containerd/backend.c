@@ -19,6 +19,7 @@
 
 #include "base/alloc.h"
 #include "base/cleanup.h"
+#include "base/ident.h"
 #include "base/log.h"
 #include "base/parse.h"
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.pb-c.h"
@@ -115,15 +116,16 @@ ctrd_op_pending(ctrd_t *c, const char *id)
 int
 ctrd_id_check(const char *id, psb_error_t *err)
 {
-	if (id == NULL) {
+	if (id == NULL || id[0] == '\0') {
 		return (psb_error_make(
 		        err, PSB_EINVAL, "containerd: no sandbox id"));
 	}
-	if (strlen(id) > CTRD_ID_MAX) {
+	if (!psb_id_valid(id)) {
 		return (psb_error_make(err, PSB_EINVAL,
-		        "containerd: sandbox id \"%.*s...\" is longer than "
-		        "containerd's limit of %d bytes",
-		        32, id, CTRD_ID_MAX));
+		        "containerd: sandbox id \"%.*s\" is not a valid id "
+		        "(containerd's identifier rule, at most %d "
+		        "characters)",
+		        32, id, PSB_ID_MAX));
 	}
 	return (0);
 }

@@ -12,12 +12,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/ident.h"
 #include "base/list.h"
 #include "github.com/containerd/containerd/api/types/task/task.pb-c.h"
 #include "runtime/containerd/backend.h"
 #include "runtime/grpc.h"
 
-#define CTRD_ID_MAX 76
+#define CTRD_ID_MAX PSB_ID_MAX // containerd's identifier rule
 
 #define CTRD_TASKS   "/containerd.services.tasks.v1.Tasks/"
 #define CTRD_CONTS   "/containerd.services.containers.v1.Containers/"
@@ -118,7 +119,7 @@ void ctrd_delete_resume(ctrd_op_t *o);
 void ctrd_reap_orphan(ctrd_t *c, const char *id, const char *generation);
 
 // ctrd_id_check is the id rule of every operation (backend.c): an id (not
-// NULL) of at most CTRD_ID_MAX bytes, containerd's identifier limit.
+// NULL) that follows containerd's identifier rule (base/ident.h).
 // PSB_EINVAL in err otherwise.
 int ctrd_id_check(const char *id, psb_error_t *err);
 
