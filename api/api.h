@@ -76,6 +76,11 @@ typedef struct psb_sandbox_view {
 	const void *config;
 	size_t      config_len;
 	const char *info; // STATUS verbose: SandboxInfo JSON, else NULL
+	// The pod network's IPs (CRI PodSandboxNetworkStatus): ip is the
+	// primary (the first IPv4 if any), NULL without a pod network.
+	const char        *ip;
+	const char *const *additional_ips;
+	size_t             n_additional_ips;
 } psb_sandbox_view_t;
 
 // A committed transition: published after its commit, and read back from

@@ -597,6 +597,32 @@ cd_map(cd_scratch_t *s, const ProtobufCMessageDescriptor *ed, const char *text,
 	return (arr);
 }
 
+// cd_network is the view's pod network as CRI's PodSandboxNetworkStatus,
+// or NULL (field absent) without one. The IPs are borrowed from the view.
+static Podsandbox__V1__PodSandboxNetworkStatus *
+cd_network(cd_scratch_t *s, const psb_sandbox_view_t *v)
+{
+	Podsandbox__V1__PodSandboxNetworkStatus *net;
+	Podsandbox__V1__PodIP                   *ips;
+	size_t                                   n = v->n_additional_ips;
+
+	if (v->ip == NULL) {
+		return (NULL);
+	}
+	net = cd_alloc(s, 1, sizeof(*net));
+	podsandbox__v1__pod_sandbox_network_status__init(net);
+	net->ip             = cd_str(v->ip);
+	ips                 = cd_alloc(s, n, sizeof(*ips));
+	net->additional_ips = cd_alloc(s, n, sizeof(*net->additional_ips));
+	for (size_t i = 0; i < n; i++) {
+		podsandbox__v1__pod_ip__init(&ips[i]);
+		ips[i].ip              = cd_str(v->additional_ips[i]);
+		net->additional_ips[i] = &ips[i];
+	}
+	net->n_additional_ips = n;
+	return (net);
+}
+
 static Podsandbox__V1__ControllerStatus *
 cd_status(cd_scratch_t *s, const psb_sandbox_view_t *v, bool with_info)
 {
@@ -613,6 +639,7 @@ cd_status(cd_scratch_t *s, const psb_sandbox_view_t *v, bool with_info)
 	cs->exit_status     = v->exit_status;
 	cs->runtime_handler = cd_str(v->runtime_handler);
 	cs->started_at      = v->started_at;
+	cs->network         = cd_network(s, v);
 	cs->labels          = cd_map(
 	                 s, CD_LABELS(controller_status), v->labels, &cs->n_labels);
 	if (v->config != NULL && v->config_len > 0) {

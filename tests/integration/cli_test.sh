@@ -117,9 +117,13 @@ check "ls --label filters" "[ $rc -eq 0 ] && [ ! -s '$dir/out' ]"
 
 c status "$id"
 check "status" "[ $rc -eq 0 ] && grep -q '^State: READY' '$dir/out' && grep -q '^Name: nginx-sandbox' '$dir/out'"
+check "status without a pod network shows no IP lines" \
+	"! grep -q '^IP: ' '$dir/out' && ! grep -q '^Additional IPs: ' '$dir/out'"
 c -o json status -v "$id"
 check "status -v -o json has info.sandboxMetadata and info.config.metadata.name" \
 	"[ $rc -eq 0 ] && json_ok && [ \"\$(jget 'j[\"info\"][\"config\"][\"metadata\"][\"name\"]')\" = nginx-sandbox ] && [ -n \"\$(jget 'j[\"info\"][\"sandboxMetadata\"]')\" ]"
+check "status -o json without a pod network: ip \"\", additionalIps [], info.netNamespaceClosed" \
+	"[ \"\$(jget 'repr((j[\"status\"][\"ip\"], j[\"status\"][\"additionalIps\"], type(j[\"info\"][\"netNamespaceClosed\"]).__name__))')\" = \"('', [], 'bool')\" ]"
 c inspect -v "$id"
 check "inspect -v prints the info JSON" "[ $rc -eq 0 ] && grep -q '\"sandboxMetadata\"' '$dir/out'"
 

@@ -261,7 +261,12 @@ canned_status(srv_t *s, const Podsandbox__V1__StatusRequest *sr)
 	        PODSANDBOX__V1__CONTROLLER_STATUS__INFO_ENTRY__INIT;
 	Podsandbox__V1__ControllerStatus__LabelsEntry *labels[] = {&l1};
 	Podsandbox__V1__ControllerStatus__InfoEntry   *info[]   = {&i1};
-	pb_response resp = PODSANDBOX__V1__RESPONSE__INIT;
+	Podsandbox__V1__PodSandboxNetworkStatus        net =
+	        PODSANDBOX__V1__POD_SANDBOX_NETWORK_STATUS__INIT;
+	Podsandbox__V1__PodIP  ip6    = PODSANDBOX__V1__POD_IP__INIT;
+	Podsandbox__V1__PodIP  ip4    = PODSANDBOX__V1__POD_IP__INIT;
+	Podsandbox__V1__PodIP *more[] = {&ip6, &ip4};
+	pb_response            resp   = PODSANDBOX__V1__RESPONSE__INIT;
 
 	md.name            = "web";
 	md.namespace_      = "default";
@@ -280,6 +285,13 @@ canned_status(srv_t *s, const Podsandbox__V1__StatusRequest *sr)
 	cs.labels          = labels;
 	cs.runtime_handler = "runc";
 	cs.metadata        = &md;
+
+	net.ip               = "10.88.0.7";
+	ip6.ip               = "fd00::7";
+	ip4.ip               = "10.89.0.7";
+	net.n_additional_ips = 2;
+	net.additional_ips   = more;
+	cs.network           = &net;
 	if (sr->verbose) {
 		cs.n_info = 1;
 		cs.info   = info;
@@ -298,11 +310,15 @@ canned_list(srv_t *s)
 	        PODSANDBOX__V1__CONTROLLER_STATUS__INIT;
 	Podsandbox__V1__ControllerStatus *v[] = {&a, &b};
 	Podsandbox__V1__ListResponse lr = PODSANDBOX__V1__LIST_RESPONSE__INIT;
-	pb_response                  resp = PODSANDBOX__V1__RESPONSE__INIT;
+	Podsandbox__V1__PodSandboxNetworkStatus net =
+	        PODSANDBOX__V1__POD_SANDBOX_NETWORK_STATUS__INIT;
+	pb_response resp = PODSANDBOX__V1__RESPONSE__INIT;
 
 	a.sandbox_id     = "aaa";
 	a.state          = "READY";
 	a.exit_status    = -1;
+	net.ip           = "10.88.0.9";
+	a.network        = &net;
 	b.sandbox_id     = "bbb";
 	b.state          = "EXITED";
 	b.exit_status    = 137;
@@ -644,7 +660,14 @@ test_calls_decode(void **state)
 	assert_string_equal(st.name, "web");
 	assert_string_equal(st.namespace_, "default");
 	assert_null(st.info_json);
+	assert_string_equal(st.ip, "10.88.0.7");
+	assert_int_equal(st.n_additional_ips, 2);
+	assert_string_equal(st.additional_ips[0], "fd00::7");
+	assert_string_equal(st.additional_ips[1], "10.89.0.7");
 	psb_sandbox_status_free(&st);
+	assert_null(st.ip);
+	assert_null(st.additional_ips);
+	assert_int_equal(st.n_additional_ips, 0);
 	assert_int_equal(psb_client_status(c, "sb1", true, &st, &err), 0);
 	assert_string_equal(st.info_json, "{\"pid\":4242}");
 	psb_sandbox_status_free(&st);
@@ -658,6 +681,11 @@ test_calls_decode(void **state)
 	assert_int_equal(v[1].exit_status, 137);
 	assert_string_equal(v[1].labels_json, "{}");
 	assert_string_equal(v[1].name, "");
+	assert_string_equal(v[0].ip, "10.88.0.9");
+	assert_int_equal(v[0].n_additional_ips, 0);
+	assert_null(v[0].additional_ips);
+	assert_null(v[1].ip); // no pod network
+	assert_int_equal(v[1].n_additional_ips, 0);
 	psb_sandbox_status_list_free(v, n);
 	req = srv_last(s);
 	assert_string_equal(req->list->state, "READY");

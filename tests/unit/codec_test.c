@@ -1017,13 +1017,30 @@ test_encode_status(void **state)
 	size_t                            clen;
 	uint8_t                          *cfg = fixture_config(&clen);
 	json_t                           *info, *md;
+	static const char *const more_ips[] = {"fd00::7", "10.89.0.7"};
 
 	reply_init(&r, PSB_M_STATUS);
-	r.sandbox = (psb_sandbox_view_t) {"sb1", PSB_ST_READY, 4, 42, 10, 11,
-	        0, -1, "{\"app\":\"web\"}", "runc", cfg, clen,
-	        "{\"pid\":42,\"config\":{\"metadata\":{\"name\":"
-	        "\"nginx-sandbox\"}},\"runtimeType\":\"x\"}"};
-	resp      = encode(&r);
+	r.sandbox = (psb_sandbox_view_t) {
+	        .id               = "sb1",
+	        .state            = PSB_ST_READY,
+	        .generation       = 4,
+	        .pid              = 42,
+	        .created_at       = 10,
+	        .started_at       = 11,
+	        .exited_at        = 0,
+	        .exit_status      = -1,
+	        .labels           = "{\"app\":\"web\"}",
+	        .runtime_handler  = "runc",
+	        .config           = cfg,
+	        .config_len       = clen,
+	        .info             = "{\"pid\":42,\"config\":{\"metadata\":{"
+	                            "\"name\":\"nginx-sandbox\"}},"
+	                            "\"runtimeType\":\"x\"}",
+	        .ip               = "10.88.0.7",
+	        .additional_ips   = more_ips,
+	        .n_additional_ips = 2,
+	};
+	resp = encode(&r);
 	assert_int_equal(resp->result_case, RES(SANDBOX_STATUS));
 	cs = resp->sandbox_status;
 	assert_string_equal(cs->sandbox_id, "sb1");
@@ -1050,6 +1067,26 @@ test_encode_status(void **state)
 	// The controller's info goes out as it is.
 	assert_string_equal(cs->info[0]->value, r.sandbox.info);
 	json_decref(info);
+	// The pod network, as CRI's PodSandboxNetworkStatus.
+	assert_non_null(cs->network);
+	assert_string_equal(cs->network->ip, "10.88.0.7");
+	assert_int_equal(cs->network->n_additional_ips, 2);
+	assert_string_equal(cs->network->additional_ips[0]->ip, "fd00::7");
+	assert_string_equal(cs->network->additional_ips[1]->ip, "10.89.0.7");
+
+	// One IP only: no additional ones.
+	r.sandbox.additional_ips   = NULL;
+	r.sandbox.n_additional_ips = 0;
+	resp                       = encode(&r);
+	cs                         = resp->sandbox_status;
+	assert_non_null(cs->network);
+	assert_string_equal(cs->network->ip, "10.88.0.7");
+	assert_int_equal(cs->network->n_additional_ips, 0);
+
+	// No pod network: the field is absent.
+	r.sandbox.ip = NULL;
+	resp         = encode(&r);
+	assert_null(resp->sandbox_status->network);
 
 	// Not verbose: no info; a config that does not decode: no metadata.
 	r.sandbox.info       = NULL;
@@ -1076,10 +1113,12 @@ check_event(const Podsandbox__V1__Event *e, uint64_t seq, const char *from,
 static void
 test_encode_list_events(void **state)
 {
-	psb_sandbox_view_t views[2];
-	psb_transition_t   ts[2];
-	psb_reply_t        r;
-	pb_resp_t         *resp;
+	static const char *const more_ips[] = {"fd00::8"};
+	psb_sandbox_view_t       views[3];
+	psb_transition_t         ts[2];
+	psb_reply_t              r;
+	pb_resp_t               *resp;
+	const Podsandbox__V1__PodSandboxNetworkStatus *net;
 
 	memset(views, 0, sizeof(views));
 	views[0] = (psb_sandbox_view_t) {.id = "a",
@@ -1087,15 +1126,27 @@ test_encode_list_events(void **state)
 	        .info = "{\"pid\":0}"}; // List never shows info
 	views[1] = (psb_sandbox_view_t) {
 	        .id = "b", .state = PSB_ST_EXITED, .exit_status = 1};
+	views[2] = (psb_sandbox_view_t) {.id = "c",
+	        .state                       = PSB_ST_READY,
+	        .ip                          = "10.88.0.8",
+	        .additional_ips              = more_ips,
+	        .n_additional_ips            = 1};
 	reply_init(&r, PSB_M_LIST);
 	r.list     = views;
-	r.list_len = 2;
+	r.list_len = 3;
 	resp       = encode(&r);
-	assert_int_equal(resp->list->n_sandboxes, 2);
+	assert_int_equal(resp->list->n_sandboxes, 3);
 	assert_string_equal(resp->list->sandboxes[0]->state, "CREATED");
 	assert_int_equal(resp->list->sandboxes[0]->n_info, 0);
+	assert_null(resp->list->sandboxes[0]->network); // no pod network
 	assert_string_equal(resp->list->sandboxes[1]->sandbox_id, "b");
 	assert_int_equal(resp->list->sandboxes[1]->exit_status, 1);
+	// The pod network goes out in List as in Status.
+	net = resp->list->sandboxes[2]->network;
+	assert_non_null(net);
+	assert_string_equal(net->ip, "10.88.0.8");
+	assert_int_equal(net->n_additional_ips, 1);
+	assert_string_equal(net->additional_ips[0]->ip, "fd00::8");
 
 	ts[0] = (psb_transition_t) {1, "a", 100, PSB_ST_NONE, PSB_EV_CREATE,
 	        PSB_ST_CREATED, -1, 0};

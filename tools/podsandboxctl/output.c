@@ -178,10 +178,18 @@ ctl_table_print(ctl_table_t *t)
 
 // ---- sandboxes and events ----
 
+// The pod network's IPs as crictl shows them: "ip" is "" and
+// "additionalIps" [] without a pod network.
 json_t *
 ctl_status_json(const psb_sandbox_status_t *s)
 {
-	return (json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:i,s:s,s:o}",
+	json_t *more = json_array();
+
+	for (size_t i = 0; i < s->n_additional_ips; i++) {
+		json_array_append_new(more, json_string(s->additional_ips[i]));
+	}
+	return (json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:i,s:s,s:o,"
+	                  "s:s,s:o}",
 	        "id", s->sandbox_id, "name", s->name, "namespace",
 	        s->namespace_, "state", s->state, "pid", (json_int_t)s->pid,
 	        "generation", (json_int_t)s->generation, "createdAt",
@@ -189,7 +197,8 @@ ctl_status_json(const psb_sandbox_status_t *s)
 	        (json_int_t)s->started_at, "exitedAt",
 	        (json_int_t)s->exited_at, "exitStatus", (int)s->exit_status,
 	        "runtimeHandler", s->runtime_handler, "labels",
-	        ctl_json_parse(s->labels_json)));
+	        ctl_json_parse(s->labels_json), "ip",
+	        s->ip != NULL ? s->ip : "", "additionalIps", more));
 }
 
 void
@@ -209,6 +218,17 @@ ctl_status_human(const psb_sandbox_status_t *s)
 	printf("Runtime: %s\n", *s->runtime_handler != '\0'
 	                                ? s->runtime_handler
 	                                : "(default)");
+	if (s->ip != NULL) {
+		printf("IP: %s\n", s->ip);
+	}
+	if (s->n_additional_ips > 0) {
+		printf("Additional IPs: ");
+		for (size_t i = 0; i < s->n_additional_ips; i++) {
+			printf("%s%s", i > 0 ? ", " : "",
+			        s->additional_ips[i]);
+		}
+		putchar('\n');
+	}
 	printf("Created: %s (%s)\n", ctl_time_iso(s->created_at, a, sizeof(a)),
 	        ctl_time_ago(s->created_at, b, sizeof(b)));
 	if (s->started_at > 0) {

@@ -46,13 +46,14 @@ ctl_status(ctl_t *ctl, const ctl_opts_t *o, char **args, int nargs)
 	return (CTL_EXIT_OK);
 }
 
-// ctl_ls_table prints sandboxes as crictl pods does.
+// ctl_ls_table prints sandboxes as crictl pods does, plus the pod's
+// primary IP last (empty without a pod network).
 static void
 ctl_ls_table(const psb_sandbox_status_t *v, size_t n, bool no_trunc)
 {
 	static const char *const hdr[] = {"SANDBOX ID", "CREATED", "STATE",
-	        "NAME", "NAMESPACE", "RUNTIME"};
-	ctl_table_t             *t     = ctl_table_new(6, hdr);
+	        "NAME", "NAMESPACE", "RUNTIME", "IP"};
+	ctl_table_t             *t     = ctl_table_new(7, hdr);
 
 	for (size_t i = 0; i < n; i++) {
 		char        ago[64];
@@ -64,6 +65,7 @@ ctl_ls_table(const psb_sandbox_status_t *v, size_t n, bool no_trunc)
 		        v[i].namespace_,
 		        *v[i].runtime_handler != '\0' ? v[i].runtime_handler
 		                                      : "(default)",
+		        v[i].ip,
 		};
 		ctl_table_add(t, row);
 	}

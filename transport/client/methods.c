@@ -57,6 +57,38 @@ mt_exit(const ProtobufCMessage *result, void *out)
 	o->exited_at   = ex->exited_at;
 }
 
+// mt_network fills the pod network's IPs (all absent without one).
+static void
+mt_network(const Podsandbox__V1__PodSandboxNetworkStatus *net,
+        psb_sandbox_status_t                             *o)
+{
+	size_t n = 0;
+
+	if (net == NULL) {
+		return;
+	}
+	if (net->ip != NULL && net->ip[0] != '\0') {
+		o->ip = psb_client_xstrdup(net->ip);
+	}
+	if (net->n_additional_ips == 0) {
+		return;
+	}
+	o->additional_ips = psb_client_xmalloc(
+	        net->n_additional_ips * sizeof(*o->additional_ips));
+	for (size_t i = 0; i < net->n_additional_ips; i++) {
+		const Podsandbox__V1__PodIP *p = net->additional_ips[i];
+
+		if (p != NULL && p->ip != NULL && p->ip[0] != '\0') {
+			o->additional_ips[n++] = psb_client_xstrdup(p->ip);
+		}
+	}
+	o->n_additional_ips = n;
+	if (n == 0) {
+		free(o->additional_ips);
+		o->additional_ips = NULL;
+	}
+}
+
 static void
 mt_status(const ProtobufCMessage *result, void *out)
 {
@@ -83,6 +115,7 @@ mt_status(const ProtobufCMessage *result, void *out)
 			o->info_json = psb_client_xstrdup(s->info[i]->value);
 		}
 	}
+	mt_network(s->network, o);
 }
 
 static void
@@ -221,11 +254,19 @@ psb_sandbox_status_free(psb_sandbox_status_t *x)
 	free(x->name);
 	free(x->namespace_);
 	free(x->info_json);
-	x->labels_json     = NULL;
-	x->runtime_handler = NULL;
-	x->name            = NULL;
-	x->namespace_      = NULL;
-	x->info_json       = NULL;
+	free(x->ip);
+	for (size_t i = 0; i < x->n_additional_ips; i++) {
+		free(x->additional_ips[i]);
+	}
+	free(x->additional_ips);
+	x->labels_json      = NULL;
+	x->runtime_handler  = NULL;
+	x->name             = NULL;
+	x->namespace_       = NULL;
+	x->info_json        = NULL;
+	x->ip               = NULL;
+	x->additional_ips   = NULL;
+	x->n_additional_ips = 0;
 }
 
 PSB_PUBLIC void

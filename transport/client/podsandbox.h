@@ -94,6 +94,14 @@ typedef struct psb_sandbox_status {
 	char    *name;       // metadata.name
 	char    *namespace_; // metadata.namespace
 	char    *info_json;  // verbose: the SandboxInfo JSON, else NULL
+	// The pod network's IPs (CRI PodSandboxNetworkStatus): ip is the
+	// primary (the first IPv4 if any), NULL without a pod network (a
+	// host-network pod, or one whose network is not up: before Start,
+	// after Stop); additional_ips are the others (NULL when
+	// n_additional_ips is 0). Freed by psb_sandbox_status_free.
+	char  *ip;
+	char **additional_ips;
+	size_t n_additional_ips;
 } psb_sandbox_status_t;
 
 typedef struct psb_event {
