@@ -24,17 +24,30 @@
 static void ctl_rt_sink(void *arg, const psb_rt_event_t *rev);
 
 // The actions that start a runtime operation.
-#define CTL_A_RT (PSB_A_RT_START | PSB_A_RT_KILL | PSB_A_RT_DELETE)
+#define CTL_A_RT \
+	(PSB_A_RT_START | PSB_A_RT_KILL | PSB_A_RT_DELETE | PSB_A_RT_NET_DOWN)
 
 //
 // Small helpers.
 //
+
+static void
+rec_free_ips(sb_rec_t *r)
+{
+	for (size_t i = 0; i < r->nips; i++) {
+		free(r->ips[i]);
+	}
+	free(r->ips);
+	r->ips  = NULL;
+	r->nips = 0;
+}
 
 void
 ctl_rec_free(sb_rec_t *r)
 {
 	free(r->resources);
 	free(r->last_error);
+	rec_free_ips(r);
 	r->resources  = NULL;
 	r->last_error = NULL;
 }
@@ -45,6 +58,10 @@ rec_copy(sb_rec_t *dst, const sb_rec_t *src)
 	*dst            = *src;
 	dst->resources  = src->resources ? xstrdup(src->resources) : NULL;
 	dst->last_error = src->last_error ? xstrdup(src->last_error) : NULL;
+	dst->ips = src->nips ? xcalloc(src->nips, sizeof(char *)) : NULL;
+	for (size_t i = 0; i < src->nips; i++) {
+		dst->ips[i] = xstrdup(src->ips[i]);
+	}
 }
 
 static void
@@ -52,6 +69,31 @@ set_str(char **dst, const char *src)
 {
 	free(*dst);
 	*dst = src != NULL ? xstrdup(src) : NULL;
+}
+
+// rec_set_resources records what the runtime reported, whether it names
+// a pod network (the NET_UP guard) and the network's IPs: parsed once
+// here, so that neither guards nor Status ever parse.
+static void
+rec_set_resources(sb_rec_t *r, const char *resources)
+{
+	json_t       *res = resources ? json_loads(resources, 0, NULL) : NULL;
+	const json_t *net = json_object_get(res, PSB_RT_NETWORK);
+	const json_t *ip;
+	size_t        i;
+
+	set_str(&r->resources, resources);
+	rec_free_ips(r);
+	r->net_up = json_is_object(net);
+	json_array_foreach(json_object_get(net, "ips"), i, ip)
+	{
+		if (json_is_string(ip)) {
+			r->ips = xrealloc(
+			        r->ips, (r->nips + 1) * sizeof(char *));
+			r->ips[r->nips++] = xstrdup(json_string_value(ip));
+		}
+	}
+	json_decref(res);
 }
 
 //
@@ -102,8 +144,8 @@ ctl_sandbox_load(psb_controller_t *c, const psb_store_row_t *row)
 	sb->rec.exited_at   = row->exited_at;
 	sb->rec.exit_status = row->exit_status;
 	sb->rec.updated_at  = row->updated_at;
-	sb->rec.resources   = row->resources ? xstrdup(row->resources) : NULL;
-	sb->config_len      = row->config_len;
+	rec_set_resources(&sb->rec, row->resources);
+	sb->config_len = row->config_len;
 	sb->config =
 	        row->config_len ? xmemdup(row->config, row->config_len) : NULL;
 	sb->config_json = row->config_json ? xstrdup(row->config_json) : NULL;
@@ -193,6 +235,8 @@ ctl_guards(const psb_controller_t *c, const psb_sandbox_t *sb,
 	case PSB_EV_KILL_FAILED:
 	case PSB_EV_DELETE_OK:
 	case PSB_EV_DELETE_FAILED:
+	case PSB_EV_NET_DOWN_OK:
+	case PSB_EV_NET_DOWN_FAILED:
 		if (e->generation != sb->rec.generation) {
 			g |= PSB_G_STALE;
 		}
@@ -223,6 +267,9 @@ ctl_guards(const psb_controller_t *c, const psb_sandbox_t *sb,
 	}
 	if (sb->rec.exit_status >= 0) {
 		g |= PSB_G_EXIT_RECORDED;
+	}
+	if (sb->rec.net_up) {
+		g |= PSB_G_NET_UP;
 	}
 	return (g);
 }
@@ -394,7 +441,7 @@ apply_record(psb_controller_t *c, psb_sandbox_t *sb, const ctl_event_t *e,
 		dirty = true;
 	}
 	if (e->resources != NULL && e->req == NULL) {
-		set_str(&sb->rec.resources, e->resources);
+		rec_set_resources(&sb->rec, e->resources);
 		dirty = true;
 	}
 	if (e->req == NULL && e->code != 0 && e->message != NULL) {
@@ -469,9 +516,10 @@ apply_effects(psb_controller_t *c, psb_sandbox_t *sb, ctl_event_t *e,
 	}
 	if (a & CTL_A_RT) {
 		ctl_out_t *o  = out_add(c, OB_RT, sb);
-		o->op         = (a & PSB_A_RT_START)  ? RT_START
-		                : (a & PSB_A_RT_KILL) ? RT_KILL
-		                                      : RT_DELETE;
+		o->op         = (a & PSB_A_RT_START)      ? RT_START
+		                : (a & PSB_A_RT_KILL)     ? RT_KILL
+		                : (a & PSB_A_RT_NET_DOWN) ? RT_NET_DOWN
+		                                          : RT_DELETE;
 		o->generation = sb->rec.generation;
 	}
 }
@@ -581,6 +629,58 @@ ctl_read(psb_controller_t *c, ctl_event_t *e)
 	}
 }
 
+// ctl_record writes a runtime record (psb_rt_record_t) into the row in
+// this tick's transaction; the runtime hears back after the commit
+// (OB_RECORDED), or from ctl_undo if the commit fails. A record for a
+// sandbox that is gone or has moved to another generation is refused
+// (PSB_ESTALE), also only after the tick. It is not a transition: the
+// state stays, nothing is journalled.
+static void
+ctl_record(psb_controller_t *c, ctl_event_t *e)
+{
+	psb_sandbox_t  *sb  = psb_map_get(c->sandboxes, e->id);
+	ctl_out_t      *o   = out_add(c, OB_RECORDED, NULL);
+	psb_error_t     err = PSB_ERROR_INIT;
+	psb_store_row_t row;
+
+	o->record_done = e->record_done;
+	o->arg         = e->record_arg;
+	if (sb == NULL || sb->rec.generation != e->generation ||
+	        e->resources == NULL) {
+		o->code = PSB_ESTALE;
+		return;
+	}
+	sb_touch(c, sb);
+	rec_set_resources(&sb->rec, e->resources);
+	sb->rec.updated_at = psb_now_ns();
+	sb_row(sb, &row);
+	if (psb_store_put(c->store, &row, &err) != 0) {
+		tick_fail(c, &err);
+	}
+}
+
+// ctl_record_sink is the runtime's recorder (psb_runtime_set_recorder).
+static int
+ctl_record_sink(void *arg, const psb_rt_record_t *rec)
+{
+	psb_controller_t *c = arg;
+	ctl_event_t      *e;
+
+	if (rec->sandbox_id == NULL || !psb_id_valid(rec->sandbox_id) ||
+	        rec->done == NULL) {
+		return (PSB_EINVAL);
+	}
+	e     = xcalloc(1, sizeof(*e));
+	e->ev = CTL_EV_RECORD;
+	snprintf(e->id, sizeof(e->id), "%s", rec->sandbox_id);
+	e->generation  = rec->generation;
+	e->resources   = rec->resources ? xstrdup(rec->resources) : NULL;
+	e->record_done = rec->done;
+	e->record_arg  = rec->done_arg;
+	ctl_enqueue(c, e);
+	return (0);
+}
+
 void
 ctl_process(psb_controller_t *c, ctl_event_t *e)
 {
@@ -596,6 +696,10 @@ ctl_process(psb_controller_t *c, ctl_event_t *e)
 		        xstrdup(e->message ? e->message
 		                           : "podsandboxd is shutting down"),
 		        NULL);
+		return;
+	}
+	if (e->ev == CTL_EV_RECORD) {
+		ctl_record(c, e);
 		return;
 	}
 	if (e->ev < 0) {
@@ -652,14 +756,14 @@ ctl_run_rt(psb_controller_t *c, ctl_out_t *o)
 
 	ctl_rt_sandbox(o->sb, &rs);
 	rs.generation = o->generation;
+	// The runtime builds the OCI spec (and the CNI arguments) from the
+	// config's crictl JSON, rendered once at Create (it never sees
+	// protobuf).
+	rs.config_json = o->sb->config_json;
 	switch (o->op) {
-	case RT_START:
-		// The runtime builds the OCI spec from the config's crictl
-		// JSON, rendered once at Create (it never sees protobuf).
-		rs.config_json = o->sb->config_json;
-		rv             = psb_runtime_start(c->rt, &rs, &err);
-		break;
+	case RT_START: rv = psb_runtime_start(c->rt, &rs, &err); break;
 	case RT_KILL: rv = psb_runtime_kill(c->rt, &rs, &err); break;
+	case RT_NET_DOWN: rv = psb_runtime_net_down(c->rt, &rs, &err); break;
 	default: rv = psb_runtime_delete(c->rt, &rs, &err); break;
 	}
 	if (rv == 0) {
@@ -667,9 +771,10 @@ ctl_run_rt(psb_controller_t *c, ctl_out_t *o)
 	}
 	// The operation could not even begin: report it as its failure.
 	memset(&fail, 0, sizeof(fail));
-	fail.event       = o->op == RT_START  ? PSB_EV_START_FAILED
-	                   : o->op == RT_KILL ? PSB_EV_KILL_FAILED
-	                                      : PSB_EV_DELETE_FAILED;
+	fail.event       = o->op == RT_START      ? PSB_EV_START_FAILED
+	                   : o->op == RT_KILL     ? PSB_EV_KILL_FAILED
+	                   : o->op == RT_NET_DOWN ? PSB_EV_NET_DOWN_FAILED
+	                                          : PSB_EV_DELETE_FAILED;
 	fail.sandbox_id  = o->sb->id;
 	fail.generation  = o->generation;
 	fail.rolled_back = true;
@@ -786,6 +891,7 @@ psb_controller_new(struct ev_loop *loop, psb_store_t *store, psb_runtime_t *rt,
 		c->opts.probe_timeout_ms = defaults.probe_timeout_ms;
 	}
 	psb_runtime_set_sink(rt, ctl_rt_sink, c);
+	psb_runtime_set_recorder(rt, ctl_record_sink, c);
 	*out = c;
 	return (0);
 }
@@ -941,6 +1047,7 @@ psb_controller_free(psb_controller_t *c)
 	ev_timer_stop(c->loop, &c->reprobe_timer);
 	ev_timer_stop(c->loop, &c->probe_timer);
 	psb_runtime_set_sink(c->rt, NULL, NULL);
+	psb_runtime_set_recorder(c->rt, NULL, NULL);
 	psb_map_each(c->sandboxes, ctl_free_sb, NULL);
 	psb_map_free(c->sandboxes);
 	free(c->slots);

@@ -53,13 +53,16 @@ typedef struct sb_rec {
 	uint32_t    want;      // PSB_G_WANT_STOP | PSB_G_WANT_SHUTDOWN
 	uint32_t    attempts;  // retries in the current state
 	char       *resources; // owned; JSON recorded by the runtime
+	bool        net_up;    // resources name a pod network (NET_UP)
+	char      **ips;       // its IPs, primary first (owned), or NULL
+	size_t      nips;
 	char       *last_error;
 } sb_rec_t;
 
 // An event queued for the next tick (tick.c): a request, a runtime
 // outcome, a timer.
 struct ctl_event {
-	int        ev; // psb_event_t, or -1 for a read-only request
+	int        ev; // psb_event_t, CTL_EV_READ or CTL_EV_RECORD
 	char       id[PSB_ID_MAX + 1];
 	uint64_t   generation;
 	uint32_t   epoch; // DEADLINE: the timer epoch it was armed in
@@ -77,7 +80,10 @@ struct ctl_event {
 	char      *runtime_handler;
 	int        preset; // a request refused before the FSM (validation)
 	ctl_req_t *req;
-	psb_list_node_t node; // on the controller's in/done/retry queue
+	// CTL_EV_RECORD: the runtime's callback once the record committed.
+	psb_rt_recorded_cb record_done;
+	void              *record_arg;
+	psb_list_node_t    node; // on the controller's in/done/retry queue
 };
 
 typedef enum ob_kind {
@@ -89,9 +95,14 @@ typedef enum ob_kind {
 	OB_PUBLISH,   // publish a committed transition
 	OB_RECOVERED, // recovery bookkeeping for sb
 	OB_CALL,      // call fn(arg)
+	OB_RECORDED,  // a runtime record committed: record_done(arg, 0)
 } ob_kind_t;
 
-typedef enum rt_op { RT_START, RT_KILL, RT_DELETE } rt_op_t;
+typedef enum rt_op { RT_START, RT_KILL, RT_DELETE, RT_NET_DOWN } rt_op_t;
+
+// ctl_event_t.ev values that are not FSM events.
+#define CTL_EV_READ   (-1) // a read-only request (ctl_read)
+#define CTL_EV_RECORD (-2) // a runtime record (psb_rt_record_t)
 
 // One externally visible effect of a tick, carried out after its commit.
 struct ctl_out {
@@ -106,8 +117,9 @@ struct ctl_out {
 	psb_event_t      event;
 	psb_transition_t tr;
 	void (*fn)(void *);
-	void           *arg;
-	psb_list_node_t node; // on the outbox
+	void              *arg;
+	psb_rt_recorded_cb record_done;
+	psb_list_node_t    node; // on the outbox
 };
 
 struct psb_sandbox {

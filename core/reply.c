@@ -15,6 +15,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "core/controller_int.h"
+#include "runtime/net/netns.h"
 
 //
 // Requests: slots give O(1) token lookup without exposing pointers.
@@ -133,10 +134,17 @@ res_str(json_t *res, const char *key)
 static char *
 sb_info(const psb_controller_t *c, const psb_sandbox_t *sb)
 {
-	json_t *res = json_or_null(sb->rec.resources);
-	json_t *md;
-	json_t *o;
-	char   *s = NULL;
+	json_t     *res = json_or_null(sb->rec.resources);
+	json_t     *net = json_object_get(res, PSB_RT_NETWORK);
+	const char *pin = json_string_value(json_object_get(net, "netns"));
+	json_t     *md;
+	json_t     *o;
+	char       *s = NULL;
+	// containerd's netNamespaceClosed: the pod's netns is gone (removed
+	// by Stop, or its pin lost to a reboot). A host-network pod has none.
+	bool closed = pin != NULL
+	                      ? !psb_netns_pinned(pin)
+	                      : json_object_get(res, "closedNetns") != NULL;
 
 	md = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:s?}", "ID",
 	        sb->id, "State", psb_state_name(sb->rec.state), "Generation",
@@ -148,7 +156,7 @@ sb_info(const psb_controller_t *c, const psb_sandbox_t *sb)
 	o  = json_pack("{s:I, s:s, s:b, s:s, s:s, s:s, s:s, s:s, s:O?, s:o?, "
 	                "s:O?, s:O?, s:O?, s:o?}",
 	         "pid", (json_int_t)sb->rec.pid, "processStatus",
-	         process_status(sb->rec.state), "netNamespaceClosed", 0,
+	         process_status(sb->rec.state), "netNamespaceClosed", closed,
 	         "image", res_str(res, "image"), "snapshotKey",
 	         res_str(res, "snapshotKey"), "snapshotter",
 	         res_str(res, "snapshotter"), "runtimeHandler",
@@ -159,7 +167,7 @@ sb_info(const psb_controller_t *c, const psb_sandbox_t *sb)
 	         "runtimeOptions", json_object_get(res, "runtimeOptions"),
 	         "config", json_or_null(sb->config_json), "runtimeSpec",
 	         json_object_get(res, "runtimeSpec"), "cniResult",
-	         json_object_get(res, "cniResult"), "sandboxFiles",
+	         json_object_get(net, "result"), "sandboxFiles",
 	         json_object_get(res, "sandboxFiles"), "sandboxMetadata", md);
 	if (o != NULL) {
 		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -188,6 +196,11 @@ sb_view(const psb_sandbox_t *sb, psb_sandbox_view_t *v)
 	v->runtime_handler = sb->runtime_handler;
 	v->config          = sb->config;
 	v->config_len      = sb->config_len;
+	if (sb->rec.nips > 0) {
+		v->ip               = sb->rec.ips[0];
+		v->additional_ips   = (const char *const *)sb->rec.ips + 1;
+		v->n_additional_ips = sb->rec.nips - 1;
+	}
 }
 
 typedef struct list_acc {

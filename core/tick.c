@@ -191,6 +191,7 @@ ctl_out_run(psb_controller_t *c, ctl_out_t *o)
 		break;
 	case OB_RECOVERED: ctl_recovery_note(c, o->sb, o->event); break;
 	case OB_CALL: o->fn(o->arg); break;
+	case OB_RECORDED: o->record_done(o->arg, o->code); break;
 	}
 }
 
@@ -290,10 +291,15 @@ ctl_undo(psb_controller_t *c, const char *why)
 		ctl_out_free(o);
 	}
 	ctl_undo_sandboxes(c);
-	// Internal events are tried again later; requests were answered.
+	// Internal events are tried again later; requests were answered;
+	// a runtime record was not made, and its operation hears so.
 	while ((e = psb_list_take(&c->done)) != NULL) {
-		if (e->ev >= 0 && e->preset == 0 &&
-		        psb_event_source((psb_event_t)e->ev) != PSB_SRC_API) {
+		if (e->ev == CTL_EV_RECORD) {
+			e->record_done(e->record_arg, PSB_EUNAVAIL);
+			ctl_event_free(e);
+		} else if (e->ev >= 0 && e->preset == 0 &&
+		           psb_event_source((psb_event_t)e->ev) !=
+		                   PSB_SRC_API) {
 			psb_list_append(&c->retry, e);
 		} else {
 			ctl_event_free(e);

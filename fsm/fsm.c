@@ -43,6 +43,8 @@ typedef struct fsm_cell {
 	[PSB_EV_KILL_FAILED] = CELL(IGNORE),                                 \
 	[PSB_EV_DELETE_OK] = CELL(IGNORE),                                   \
 	[PSB_EV_DELETE_FAILED] = CELL(IGNORE),                               \
+	[PSB_EV_NET_DOWN_OK] = CELL(IGNORE),                                 \
+	[PSB_EV_NET_DOWN_FAILED] = CELL(IGNORE),                             \
 	[PSB_EV_DEADLINE] = CELL(IGNORE)
 
 // Create of an existing id: the same config is an idempotent success, a
@@ -81,9 +83,13 @@ typedef struct fsm_cell {
 	    MOVE_ERR(G(WANT_STOP),     STOPPING, A(START_ERR) | A(RT_KILL) | A(CLEAR_WANT), (c)),                 \
 	    MOVE_ERR(0,                UNKNOWN,  A(START_ERR), (c)))
 
-// The pause exited while stopping: the stop is done.
+// The pause exited while stopping: the stop is done, once the pod network
+// (if any) is torn down too. An exit of this generation already recorded
+// means that teardown is in flight.
 #define EXITED_WHILE_STOPPING                                                \
 	CELL(                                                                \
+	    IGNORE_IF(G(EXIT_RECORDED)),                                     \
+	    MOVE(G(NET_UP),        STOPPING, A(RECORD_EXIT) | A(WAKE_WAITERS) | A(RT_NET_DOWN)), \
 	    MOVE(G(WANT_SHUTDOWN), DELETING, A(RECORD_EXIT) | A(STOP_DONE) | A(WAKE_WAITERS) | A(RT_DELETE) | A(CLEAR_WANT)), \
 	    MOVE(0,                EXITED,   A(RECORD_EXIT) | A(STOP_DONE) | A(WAKE_WAITERS)))
 
@@ -140,6 +146,8 @@ static const fsm_cell_t fsm_table[PSB_STATE_COUNT][PSB_EVENT_COUNT] = {
 	[PSB_EV_KILL_FAILED]   = CELL(IGNORE),
 	[PSB_EV_DELETE_OK]     = CELL(IGNORE),
 	[PSB_EV_DELETE_FAILED] = CELL(IGNORE),
+	[PSB_EV_NET_DOWN_OK]     = CELL(IGNORE),
+	[PSB_EV_NET_DOWN_FAILED] = CELL(IGNORE),
 	[PSB_EV_DEADLINE]      = START_UNSETTLED(PSB_ETIMEDOUT),
 	// Recovered mid-start: each answer settles the start the way its
 	// runtime twin would.
@@ -161,6 +169,8 @@ static const fsm_cell_t fsm_table[PSB_STATE_COUNT][PSB_EVENT_COUNT] = {
 	[PSB_EV_KILL_FAILED]   = CELL(IGNORE),
 	[PSB_EV_DELETE_OK]     = CELL(IGNORE),
 	[PSB_EV_DELETE_FAILED] = CELL(IGNORE),
+	[PSB_EV_NET_DOWN_OK]     = CELL(IGNORE),
+	[PSB_EV_NET_DOWN_FAILED] = CELL(IGNORE),
 	[PSB_EV_DEADLINE]      = CELL(IGNORE),
 	[PSB_EV_FOUND_RUNNING] = CELL(MOVE(0, READY, A(RECORD_PID))),
 	[PSB_EV_FOUND_EXITED]  = CELL(MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
@@ -178,18 +188,43 @@ static const fsm_cell_t fsm_table[PSB_STATE_COUNT][PSB_EVENT_COUNT] = {
 	[PSB_EV_START_FAILED] = CELL(IGNORE),
 	[PSB_EV_TASK_EXIT]    = EXITED_WHILE_STOPPING,
 	// Escalate: retry the kill after a backoff...
-	[PSB_EV_KILL_FAILED]   = CELL(MOVE(0, STOPPING, A(BACKOFF))),
+	[PSB_EV_KILL_FAILED]   = CELL(IGNORE_IF(G(EXIT_RECORDED)), MOVE(0, STOPPING, A(BACKOFF))),
 	[PSB_EV_DELETE_OK]     = CELL(IGNORE),
 	[PSB_EV_DELETE_FAILED] = CELL(IGNORE),
-	// ...and after each deadline, until the budget is used up.
+	// The pod network is down: now the stop is done. (The teardown
+	// runs only once the exit is recorded.)
+	[PSB_EV_NET_DOWN_OK] = CELL(
+	    MOVE(G(EXIT_RECORDED) | G(WANT_SHUTDOWN), DELETING, A(STOP_DONE) | A(RT_DELETE) | A(CLEAR_WANT)),
+	    MOVE(G(EXIT_RECORDED),                    EXITED,   A(STOP_DONE)),
+	    IGNORE),
+	[PSB_EV_NET_DOWN_FAILED] = CELL(
+	    MOVE(G(EXIT_RECORDED), STOPPING, A(BACKOFF)),
+	    IGNORE),
+	// ...and after each deadline, until the budget is used up (the
+	// network teardown, once the exit is recorded, alike).
 	[PSB_EV_DEADLINE] = CELL(
+	    MOVE(G(EXIT_RECORDED) | G(RETRY_LEFT), STOPPING, A(RT_NET_DOWN) | A(BACKOFF)),
 	    MOVE(G(RETRY_LEFT), STOPPING, A(RT_KILL) | A(BACKOFF)),
 	    MOVE_ERR(0, UNKNOWN, A(STOP_ERR) | A(SHUTDOWN_ERR) | A(CLEAR_WANT), PSB_ETIMEDOUT)),
-	// Recovered mid-stop: kill again; an exit settles it.
-	[PSB_EV_FOUND_RUNNING]       = CELL(MOVE(0, STOPPING, A(RT_KILL))),
-	[PSB_EV_FOUND_EXITED]        = EXITED_WHILE_STOPPING,
-	[PSB_EV_FOUND_NOTHING]       = EXITED_WHILE_STOPPING,
-	[PSB_EV_RUNTIME_UNREACHABLE] = GIVE_UP(PSB_EUNAVAIL),
+	// Recovered mid-stop: kill again; an exit settles it. Recovered
+	// mid network teardown: run it again (CNI DEL is safe to repeat).
+	[PSB_EV_FOUND_RUNNING]       = CELL(
+	    MOVE(G(EXIT_RECORDED), STOPPING, A(RT_NET_DOWN)),
+	    MOVE(0, STOPPING, A(RT_KILL))),
+	[PSB_EV_FOUND_EXITED]        = CELL(
+	    MOVE(G(EXIT_RECORDED), STOPPING, A(RT_NET_DOWN)),
+	    MOVE(G(NET_UP),        STOPPING, A(RECORD_EXIT) | A(WAKE_WAITERS) | A(RT_NET_DOWN)),
+	    MOVE(G(WANT_SHUTDOWN), DELETING, A(RECORD_EXIT) | A(STOP_DONE) | A(WAKE_WAITERS) | A(RT_DELETE) | A(CLEAR_WANT)),
+	    MOVE(0,                EXITED,   A(RECORD_EXIT) | A(STOP_DONE) | A(WAKE_WAITERS))),
+	[PSB_EV_FOUND_NOTHING]       = CELL(
+	    MOVE(G(EXIT_RECORDED), STOPPING, A(RT_NET_DOWN)),
+	    MOVE(G(NET_UP),        STOPPING, A(RECORD_EXIT) | A(WAKE_WAITERS) | A(RT_NET_DOWN)),
+	    MOVE(G(WANT_SHUTDOWN), DELETING, A(RECORD_EXIT) | A(STOP_DONE) | A(WAKE_WAITERS) | A(RT_DELETE) | A(CLEAR_WANT)),
+	    MOVE(0,                EXITED,   A(RECORD_EXIT) | A(STOP_DONE) | A(WAKE_WAITERS))),
+	// CNI DEL and the netns do not need containerd.
+	[PSB_EV_RUNTIME_UNREACHABLE] = CELL(
+	    MOVE(G(EXIT_RECORDED), STOPPING, A(RT_NET_DOWN)),
+	    MOVE_ERR(0, UNKNOWN, A(STOP_ERR) | A(SHUTDOWN_ERR) | A(CLEAR_WANT), PSB_EUNAVAIL)),
     },
 
     [PSB_ST_EXITED] = {
@@ -197,7 +232,11 @@ static const fsm_cell_t fsm_table[PSB_STATE_COUNT][PSB_EVENT_COUNT] = {
 	// A sandbox is never restarted (containerd: Ready is never
 	// re-entered from NotReady).
 	[PSB_EV_START]    = CELL(REJECT(PSB_ESTATE)),
-	[PSB_EV_STOP]     = CELL(MOVE(0, EXITED, A(REPLY))),
+	// Stop of an exited sandbox tears its pod network down, if any (the
+	// pause may die on its own; its network stays until Stop).
+	[PSB_EV_STOP]     = CELL(
+	    MOVE(G(NET_UP), STOPPING, A(RT_NET_DOWN) | A(PARK)),
+	    MOVE(0, EXITED, A(REPLY))),
 	[PSB_EV_SHUTDOWN] = CELL(MOVE(0, DELETING, A(RT_DELETE) | A(PARK))),
 	IGNORE_RUNTIME,
 	// A stray task of an exited sandbox is killed, not adopted.
@@ -215,7 +254,10 @@ static const fsm_cell_t fsm_table[PSB_STATE_COUNT][PSB_EVENT_COUNT] = {
 	CREATE_EXISTING(UNKNOWN),
 	[PSB_EV_START]    = CELL(REJECT(PSB_ESTATE)),
 	// Stopped already if this generation's exit is recorded.
-	[PSB_EV_STOP]     = CELL(EXIT_SEEN(A(REPLY)), MOVE(0, STOPPING, A(RT_KILL) | A(PARK))),
+	[PSB_EV_STOP]     = CELL(
+	    MOVE(G(EXIT_RECORDED) | G(NET_UP), STOPPING, A(RT_NET_DOWN) | A(PARK)),
+	    EXIT_SEEN(A(REPLY)),
+	    MOVE(0, STOPPING, A(RT_KILL) | A(PARK))),
 	[PSB_EV_SHUTDOWN] = CELL(MOVE(0, DELETING, A(RT_DELETE) | A(PARK))),
 	// Late answers from a start that outlived its deadline.
 	[PSB_EV_START_OK] = CELL(EXIT_SEEN(A(RT_KILL)), MOVE(0, READY, A(RECORD_PID))),
@@ -227,6 +269,8 @@ static const fsm_cell_t fsm_table[PSB_STATE_COUNT][PSB_EVENT_COUNT] = {
 	[PSB_EV_KILL_FAILED]   = CELL(IGNORE),
 	[PSB_EV_DELETE_OK]     = CELL(IGNORE),
 	[PSB_EV_DELETE_FAILED] = CELL(IGNORE),
+	[PSB_EV_NET_DOWN_OK]     = CELL(IGNORE),
+	[PSB_EV_NET_DOWN_FAILED] = CELL(IGNORE),
 	[PSB_EV_DEADLINE]      = CELL(IGNORE),
 	[PSB_EV_FOUND_RUNNING] = CELL(EXIT_SEEN(A(RT_KILL)), MOVE(0, READY, A(RECORD_PID))),
 	[PSB_EV_FOUND_EXITED]  = CELL(EXIT_SEEN(0), MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
@@ -249,6 +293,8 @@ static const fsm_cell_t fsm_table[PSB_STATE_COUNT][PSB_EVENT_COUNT] = {
 	    MOVE(G(EXIT_RECORDED), NONE, A(REMOVE) | A(SHUTDOWN_DONE) | A(STOP_DONE) | A(WAKE_WAITERS)),
 	    MOVE(0,                NONE, A(REMOVE) | A(RECORD_EXIT) | A(SHUTDOWN_DONE) | A(STOP_DONE) | A(WAKE_WAITERS))),
 	[PSB_EV_DELETE_FAILED] = CELL(MOVE(0, DELETING, A(BACKOFF))),
+	[PSB_EV_NET_DOWN_OK]     = CELL(IGNORE),
+	[PSB_EV_NET_DOWN_FAILED] = CELL(IGNORE),
 	[PSB_EV_DEADLINE] = CELL(
 	    MOVE(G(RETRY_LEFT), DELETING, A(RT_DELETE) | A(BACKOFF)),
 	    MOVE_ERR(0, UNKNOWN, A(SHUTDOWN_ERR) | A(STOP_ERR), PSB_ETIMEDOUT)),

@@ -23,6 +23,8 @@ struct psb_runtime {
 	struct ev_loop          *loop;
 	psb_rt_sink_cb           sink_cb;
 	void                    *sink_arg;
+	psb_rt_record_sink_cb    record_cb;
+	void                    *record_arg;
 	const char              *name; // static: the backend's rt_name
 };
 
@@ -119,6 +121,23 @@ psb_runtime_set_sink(psb_runtime_t *rt, psb_rt_sink_cb cb, void *arg)
 }
 
 void
+psb_runtime_set_recorder(
+        psb_runtime_t *rt, psb_rt_record_sink_cb cb, void *arg)
+{
+	rt->record_cb  = cb;
+	rt->record_arg = arg;
+}
+
+int
+psb_runtime_record(psb_runtime_t *rt, const psb_rt_record_t *rec)
+{
+	if (rt->record_cb == NULL) {
+		return (PSB_ENOTSUP);
+	}
+	return (rt->record_cb(rt->record_arg, rec));
+}
+
+void
 psb_runtime_emit(psb_runtime_t *rt, const psb_rt_event_t *ev)
 {
 	if (rt->sink_cb != NULL) {
@@ -173,6 +192,18 @@ psb_runtime_delete(
         psb_runtime_t *rt, const psb_rt_sandbox_t *sb, psb_error_t *err)
 {
 	return (rt->ops->rt_delete(rt->impl, sb, err));
+}
+
+int
+psb_runtime_net_down(
+        psb_runtime_t *rt, const psb_rt_sandbox_t *sb, psb_error_t *err)
+{
+	if (rt->ops->rt_net_down == NULL) {
+		return (psb_error_make(err, PSB_ENOTSUP,
+		        "sandbox %s: runtime \"%s\" makes no pod networks",
+		        sb->id, rt->name));
+	}
+	return (rt->ops->rt_net_down(rt->impl, sb, err));
 }
 
 int

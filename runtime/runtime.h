@@ -17,6 +17,8 @@
 //             | RUNTIME_UNREACHABLE (the runtime could not be reached)
 //   delete -> DELETE_OK | DELETE_FAILED     (kills first; missing = OK)
 //             | RUNTIME_UNREACHABLE
+//   net_down -> NET_DOWN_OK (resources without the network) |
+//             NET_DOWN_FAILED               (nothing to remove = OK)
 //   probe  -> one FOUND_RUNNING | FOUND_EXITED | FOUND_NOTHING |
 //             RUNTIME_UNREACHABLE per sandbox asked about (a task that
 //             was created but never started is removed first: NOTHING)
@@ -24,6 +26,12 @@
 // The backend owns reaping: it reports each exit once and deletes the
 // exited task itself (containerd: right after reporting, since its exit
 // event already carries the status).
+//
+// Resources: the JSON object a backend records with a sandbox (START_OK,
+// START_FAILED, NET_DOWN_OK and psb_runtime_record carry it whole; the
+// controller persists it in the row and hands it back to every later
+// operation). A top-level PSB_RT_NETWORK member that is an object means
+// the sandbox has a pod network to tear down (the FSM's NET_UP guard).
 //
 // All functions: loop thread only.
 //
@@ -42,6 +50,7 @@
 struct ev_loop;
 
 #define PSB_EXIT_UNKNOWN 255 // containerd's UnknownExitStatus
+#define PSB_RT_NETWORK   "network"
 
 typedef struct psb_runtime psb_runtime_t;
 
@@ -54,9 +63,10 @@ typedef struct psb_rt_sandbox {
 	const char *runtime_handler;
 	uint32_t    pid;         // last known pause pid (0 if none)
 	const char *resources;   // JSON the runtime recorded earlier, or NULL
-	const char *config_json; // start: the pod config as crictl JSON
-	                         // (snake_case keys), required (see
-	                         // psb_runtime_pod_config); NULL for other ops
+	const char *config_json; // the pod config as crictl JSON (snake_case
+	                         // keys); a start requires it (see
+	                         // psb_runtime_pod_config), other ops may
+	                         // use it (CNI DEL's pod name) or not
 } psb_rt_sandbox_t;
 
 // An outcome. Strings are borrowed for the duration of the sink call.
@@ -75,6 +85,23 @@ typedef struct psb_rt_event {
 
 typedef void (*psb_rt_sink_cb)(void *arg, const psb_rt_event_t *ev);
 
+// A record: resources an operation in flight wants in the sandbox's row
+// before it goes on (intent before action, DESIGN.md §4): the plan of a
+// network step before the step, its result after. done runs exactly once,
+// on the loop and never inside psb_runtime_record: rc 0 once the row with
+// the resources is committed; non-zero when they could not be recorded
+// (no sandbox of that generation, or the commit failed): then the
+// operation must not go on as if they were.
+typedef void (*psb_rt_recorded_cb)(void *arg, int rc);
+typedef struct psb_rt_record {
+	const char        *sandbox_id;
+	uint64_t           generation;
+	const char        *resources; // the whole object, not a change
+	psb_rt_recorded_cb done;
+	void              *done_arg;
+} psb_rt_record_t;
+typedef int (*psb_rt_record_sink_cb)(void *arg, const psb_rt_record_t *rec);
+
 // The ops table every backend provides. impl is the backend's state.
 typedef struct psb_runtime_ops {
 	const char *rt_name;
@@ -87,6 +114,9 @@ typedef struct psb_runtime_ops {
 	int (*rt_kill)(
 	        void *impl, const psb_rt_sandbox_t *sb, psb_error_t *err);
 	int (*rt_delete)(
+	        void *impl, const psb_rt_sandbox_t *sb, psb_error_t *err);
+	// NULL: the backend makes no pod networks (never NET_UP).
+	int (*rt_net_down)(
 	        void *impl, const psb_rt_sandbox_t *sb, psb_error_t *err);
 	// complete: sbs is every sandbox the daemon has, so anything else
 	// the backend finds of its own is an orphan to remove.
@@ -112,6 +142,16 @@ void psb_runtime_close(psb_runtime_t *rt);
 // psb_runtime_set_sink chooses where events go (the controller).
 void psb_runtime_set_sink(psb_runtime_t *rt, psb_rt_sink_cb cb, void *arg);
 
+// psb_runtime_set_recorder chooses who records (the controller): cb
+// returns non-zero when it refuses at once (then done never runs).
+void psb_runtime_set_recorder(
+        psb_runtime_t *rt, psb_rt_record_sink_cb cb, void *arg);
+
+// psb_runtime_record is for backends: see psb_rt_record_t. Returns 0 when
+// done will run; non-zero (PSB_ENOTSUP without a recorder, or the
+// recorder's refusal) when it will not.
+int psb_runtime_record(psb_runtime_t *rt, const psb_rt_record_t *rec);
+
 // psb_runtime_emit is for backends: deliver ev to the sink now (the caller
 // must already be on the loop thread, outside any operation call).
 void psb_runtime_emit(psb_runtime_t *rt, const psb_rt_event_t *ev);
@@ -132,6 +172,9 @@ int psb_runtime_start(
 int psb_runtime_kill(
         psb_runtime_t *rt, const psb_rt_sandbox_t *sb, psb_error_t *err);
 int psb_runtime_delete(
+        psb_runtime_t *rt, const psb_rt_sandbox_t *sb, psb_error_t *err);
+// PSB_ENOTSUP when the backend makes no pod networks.
+int psb_runtime_net_down(
         psb_runtime_t *rt, const psb_rt_sandbox_t *sb, psb_error_t *err);
 int psb_runtime_probe(psb_runtime_t *rt, const psb_rt_sandbox_t *sbs, size_t n,
         psb_error_t *err);

@@ -26,8 +26,9 @@
 #include "base/parse.h"
 
 #define SCR_PID_BASE  40000
-#define SCR_MAGIC     0x53435254u // "SCRT"
-#define SCR_KILLED    137         // 128 + SIGKILL
+#define SCR_NETNS     "/scripted/netns/" // fake pins (network=1)
+#define SCR_MAGIC     0x53435254u        // "SCRT"
+#define SCR_KILLED    137                // 128 + SIGKILL
 #define SCR_KIND_EXIT PSB_RTOP_COUNT
 
 typedef struct scr_task {
@@ -64,6 +65,7 @@ typedef struct scr_op {
 	uint32_t         pid;       // SCR_KIND_EXIT only
 	int32_t          status;    // SCR_KIND_EXIT only
 	int64_t          exited_at; // SCR_KIND_EXIT only
+	uint32_t         delay_ms;  // a network start, once recorded
 } scr_op_t;
 
 struct scripted {
@@ -78,6 +80,7 @@ struct scripted {
 	uint32_t        next_pid;
 	uint64_t        calls[PSB_RTOP_COUNT];
 	char           *world_path; // option world=PATH, or NULL
+	bool            network;    // option network=1
 };
 
 static scripted_t *
@@ -303,6 +306,24 @@ scr_op_unlink(scr_op_t *op)
 	psb_list_remove(&op->s->ops, op);
 }
 
+// scr_recorded goes on with a network start once its plan is committed.
+static void
+scr_recorded(void *arg, int rc)
+{
+	scr_op_t *op = arg;
+
+	if (rc != 0) {
+		// Not recorded: the start must not go on; fail it, rolled
+		// back.
+		op->how = PSB_SCRIPT_FAIL;
+	}
+	if (op->how == PSB_SCRIPT_HANG) {
+		op->hung = true;
+		return;
+	}
+	scr_op_arm(op, op->delay_ms);
+}
+
 // scr_queue starts op for sandbox (id, generation) as the rules say.
 static void
 scr_queue(scripted_t *s, psb_rt_op_t kind, const char *id, uint64_t gen)
@@ -312,6 +333,25 @@ scr_queue(scripted_t *s, psb_rt_op_t kind, const char *id, uint64_t gen)
 	scr_op_t        *op  = scr_op_new(s, (int)kind, id, gen);
 
 	op->how = how;
+	if (kind == PSB_RTOP_START && s->network) {
+		_cleanup_free_ char *plan = xasprintf(
+		        "{\"network\":{\"netns\":\"" SCR_NETNS "%s\","
+		        "\"ips\":[]}}",
+		        id);
+		psb_rt_record_t rec = {
+		        .sandbox_id = id,
+		        .generation = gen,
+		        .resources  = plan,
+		        .done       = scr_recorded,
+		        .done_arg   = op,
+		};
+
+		op->delay_ms = delay_ms;
+		if (psb_runtime_record(s->rt, &rec) == 0) {
+			return; // scr_recorded goes on
+		}
+		op->how = how = PSB_SCRIPT_FAIL;
+	}
 	if (how == PSB_SCRIPT_HANG) {
 		op->hung = true;
 		psb_log_sb(
@@ -341,6 +381,12 @@ scr_done_start(scripted_t *s, scr_op_t *op, psb_rt_event_t *ev, char **res)
 		t->exited_at   = 0;
 		ev->event      = PSB_EV_START_OK;
 		ev->pid        = t->pid;
+		if (s->network) {
+			*res = xasprintf("{\"network\":{\"netns\":\"" SCR_NETNS
+			                 "%s\",\"ips\":[\"10.88.%u.%u\"]}}",
+			        op->id, (t->pid >> 8) & 255u, t->pid & 255u);
+			ev->resources = *res;
+		}
 		return;
 	}
 	ev->event       = PSB_EV_START_FAILED;
@@ -398,6 +444,20 @@ scr_done_delete(scripted_t *s, scr_op_t *op, psb_rt_event_t *ev)
 }
 
 static void
+scr_done_net_down(scr_op_t *op, psb_rt_event_t *ev, char **res)
+{
+	if (op->how != PSB_SCRIPT_OK) {
+		ev->event   = PSB_EV_NET_DOWN_FAILED;
+		ev->code    = scr_fail_code(op->how);
+		ev->message = "scripted network teardown failure";
+		return;
+	}
+	ev->event = PSB_EV_NET_DOWN_OK;
+	*res      = xasprintf("{\"closedNetns\":\"" SCR_NETNS "%s\"}", op->id);
+	ev->resources = *res;
+}
+
+static void
 scr_done_probe(scripted_t *s, scr_op_t *op, psb_rt_event_t *ev)
 {
 	scr_task_t *t;
@@ -444,6 +504,7 @@ scr_op_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	case PSB_RTOP_KILL: scr_done_kill(s, op, &ev); break;
 	case PSB_RTOP_DELETE: scr_done_delete(s, op, &ev); break;
 	case PSB_RTOP_PROBE: scr_done_probe(s, op, &ev); break;
+	case PSB_RTOP_NET_DOWN: scr_done_net_down(op, &ev, &res); break;
 	default:
 		ev.event       = PSB_EV_TASK_EXIT;
 		ev.pid         = op->pid;
@@ -490,6 +551,10 @@ scr_option(scripted_t *s, const char *opt, size_t len, psb_error_t *err)
 		s->world_path = xstrndup(opt + 6, len - 6);
 		return (0);
 	}
+	if (len == 9 && strncmp(opt, "network=1", 9) == 0) {
+		s->network = true;
+		return (0);
+	}
 	if (len > 15 && strncmp(opt, "probe_delay_ms=", 15) == 0 &&
 	        psb_parse_uint(opt + 15, len - 15, 3600000, &ms) == 0) {
 		scr_rule_add(s, PSB_RTOP_PROBE, NULL, PSB_SCRIPT_OK,
@@ -498,7 +563,7 @@ scr_option(scripted_t *s, const char *opt, size_t len, psb_error_t *err)
 	}
 	return (psb_error_make(err, PSB_EINVAL,
 	        "scripted runtime: bad option \"%.*s\" (known: world=PATH, "
-	        "probe_delay_ms=0-3600000)",
+	        "probe_delay_ms=0-3600000, network=1)",
 	        (int)len, opt));
 }
 
@@ -616,6 +681,25 @@ scr_delete(void *impl, const psb_rt_sandbox_t *sb, psb_error_t *err)
 }
 
 static int
+scr_net_down(void *impl, const psb_rt_sandbox_t *sb, psb_error_t *err)
+{
+	scripted_t *s = impl;
+	int         rv;
+
+	s->calls[PSB_RTOP_NET_DOWN]++;
+	if ((rv = scr_refuse_id(
+	             "net_down", sb != NULL ? sb->id : NULL, err)) != 0) {
+		return (rv);
+	}
+	if (!s->network) {
+		return (psb_error_make(err, PSB_ENOTSUP,
+		        "scripted runtime: net_down without network=1"));
+	}
+	scr_queue(s, PSB_RTOP_NET_DOWN, sb->id, sb->generation);
+	return (0);
+}
+
+static int
 scr_probe(void *impl, const psb_rt_sandbox_t *sbs, size_t n, bool complete,
         psb_error_t *err)
 {
@@ -656,6 +740,7 @@ const psb_runtime_ops_t psb_scripted_ops = {
         .rt_start          = scr_start,
         .rt_kill           = scr_kill,
         .rt_delete         = scr_delete,
+        .rt_net_down       = scr_net_down,
         .rt_probe          = scr_probe,
         .rt_platform       = scr_platform,
         .rt_is_test_double = true,

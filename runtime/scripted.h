@@ -7,7 +7,13 @@
 // and can make a fake pause task exit. It is never the default backend and
 // the daemon logs a loud warning when it runs with it.
 //
-// Options string (psb_runtime_open "scripted"): NULL or "" for defaults.
+// Options string (psb_runtime_open "scripted"): NULL or "" for defaults;
+// comma-separated world=PATH, probe_delay_ms=N, network=1. With network=1
+// every start makes a fake pod network the way the containerd backend
+// records one: its plan is recorded (psb_runtime_record) before the start
+// goes on, START_OK's resources carry {"network": {"netns": ..., "ips":
+// ["10.88.X.Y"]}}, and net_down (PSB_RTOP_NET_DOWN, scriptable) ends in
+// NET_DOWN_OK without it.
 //
 // All functions: loop thread only. `rt` must be a scripted runtime.
 //
@@ -27,6 +33,7 @@ typedef enum psb_rt_op {
 	PSB_RTOP_KILL,
 	PSB_RTOP_DELETE,
 	PSB_RTOP_PROBE,
+	PSB_RTOP_NET_DOWN, // with the option network=1
 	PSB_RTOP_COUNT
 } psb_rt_op_t;
 

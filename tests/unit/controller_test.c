@@ -21,6 +21,112 @@ setup(const char *name)
 	return (fx);
 }
 
+// setup_net: a controller whose runtime makes (fake) pod networks.
+static fx_t *
+setup_net(const char *name)
+{
+	fx_t *fx = fx_new(name);
+
+	fx->rt_options = "network=1";
+	fx_start(fx, NULL);
+	return (fx);
+}
+
+// A started pod has its network's IP in Status; Stop tears the network
+// down after the exit (NET_DOWN), then answers; the IP is gone.
+static void
+test_network_stop(void **state)
+{
+	fx_t      *fx = setup_net("net-stop");
+	fx_call_t *st, *stop;
+
+	(void)state;
+	fx_do(fx, PSB_M_CREATE, ID);
+	assert_int_equal(fx_do(fx, PSB_M_START, ID)->code, 0);
+	st = fx_do(fx, PSB_M_STATUS, ID);
+	assert_int_equal(st->state, PSB_ST_READY);
+	assert_true(strncmp(st->ip, "10.88.", 6) == 0);
+	psb_scripted_script(
+	        fx->rt, PSB_RTOP_NET_DOWN, ID, PSB_SCRIPT_OK, 50, 1);
+	stop = fx_req(fx, PSB_M_STOP, ID);
+	// The exit is in, the network not down yet: still STOPPING, held.
+	assert_true(fx_until(fx, ID, PSB_ST_STOPPING));
+	psb_test_run_for(fx->loop, 20);
+	assert_false(stop->done);
+	fx_wait(fx, stop);
+	assert_int_equal(stop->code, 0);
+	assert_int_equal(psb_scripted_calls(fx->rt, PSB_RTOP_NET_DOWN), 1);
+	st = fx_do(fx, PSB_M_STATUS, ID);
+	assert_int_equal(st->state, PSB_ST_EXITED);
+	assert_int_equal(st->exit_status, 137);
+	assert_string_equal(st->ip, "");
+	// Stopped means stopped: no second teardown.
+	assert_int_equal(fx_do(fx, PSB_M_STOP, ID)->code, 0);
+	assert_int_equal(psb_scripted_calls(fx->rt, PSB_RTOP_NET_DOWN), 1);
+	assert_int_equal(fx_do(fx, PSB_M_SHUTDOWN, ID)->code, 0);
+	fx_free(fx);
+}
+
+// The pause dies on its own: EXITED keeps the network (and IP) until a
+// Stop tears it down; a failed teardown is retried after the backoff.
+static void
+test_network_exit_then_stop(void **state)
+{
+	fx_t      *fx = setup_net("net-exit");
+	fx_call_t *st, *stop;
+
+	(void)state;
+	fx_do(fx, PSB_M_CREATE, ID);
+	fx_do(fx, PSB_M_START, ID);
+	assert_int_equal(psb_scripted_exit(fx->rt, ID, 2), 0);
+	assert_true(fx_until(fx, ID, PSB_ST_EXITED));
+	st = fx_do(fx, PSB_M_STATUS, ID);
+	assert_int_equal(st->exit_status, 2);
+	assert_true(st->ip[0] != '\0');
+	assert_int_equal(psb_scripted_calls(fx->rt, PSB_RTOP_NET_DOWN), 0);
+	psb_scripted_script(
+	        fx->rt, PSB_RTOP_NET_DOWN, ID, PSB_SCRIPT_FAIL, 0, 1);
+	stop = fx_wait(fx, fx_req(fx, PSB_M_STOP, ID));
+	assert_int_equal(stop->code, 0);
+	assert_int_equal(psb_scripted_calls(fx->rt, PSB_RTOP_NET_DOWN), 2);
+	st = fx_do(fx, PSB_M_STATUS, ID);
+	assert_int_equal(st->state, PSB_ST_EXITED);
+	assert_int_equal(st->exit_status, 2); // the exit recorded first
+	assert_string_equal(st->ip, "");
+	fx_free(fx);
+}
+
+// The network's plan is committed before the start goes on; a restart
+// keeps a READY pod's IP (recorded in the row).
+static void
+test_network_restart_keeps_ip(void **state)
+{
+	fx_t      *fx = setup_net("net-restart");
+	fx_call_t *st;
+	char       ip[64];
+
+	(void)state;
+	fx_do(fx, PSB_M_CREATE, ID);
+	psb_scripted_script(fx->rt, PSB_RTOP_START, ID, PSB_SCRIPT_HANG, 0, 1);
+	fx_req(fx, PSB_M_START, ID);
+	assert_true(fx_until(fx, ID, PSB_ST_STARTING));
+	psb_test_run_for(fx->loop, 20);
+	// Hung after the record: the plan is the row's already.
+	st = fx_do(fx, PSB_M_STATUS, ID);
+	assert_int_equal(st->state, PSB_ST_STARTING);
+	psb_scripted_release(fx->rt, PSB_SCRIPT_OK);
+	assert_true(fx_until(fx, ID, PSB_ST_READY));
+	snprintf(ip, sizeof(ip), "%s", fx_do(fx, PSB_M_STATUS, ID)->ip);
+	assert_true(ip[0] != '\0');
+	fx_stop_controller(fx);
+	fx_start(fx, NULL);
+	assert_true(psb_test_run_until(fx->loop, fx_is_recovered, fx, 5000));
+	st = fx_do(fx, PSB_M_STATUS, ID);
+	assert_int_equal(st->state, PSB_ST_READY);
+	assert_string_equal(st->ip, ip);
+	fx_free(fx);
+}
+
 static fx_call_t *
 create_cfg(fx_t *fx, const char *id, const char *cfg)
 {
@@ -870,6 +976,9 @@ main(void)
 	        cmocka_unit_test(test_shutdown_during_start),
 	        cmocka_unit_test(test_start_deadline),
 	        cmocka_unit_test(test_stop_idempotent),
+	        cmocka_unit_test(test_network_stop),
+	        cmocka_unit_test(test_network_exit_then_stop),
+	        cmocka_unit_test(test_network_restart_keeps_ip),
 	        cmocka_unit_test(test_concurrent_stops_join),
 	        cmocka_unit_test(test_stop_escalates_then_unknown),
 	        cmocka_unit_test(test_unknown_is_probed_again),

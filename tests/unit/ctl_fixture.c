@@ -71,8 +71,8 @@ fx_start(fx_t *fx, const char *db)
 	}
 	assert_int_equal(psb_store_open(fx->db, &so, &fx->store, &err), 0);
 	if (fx->rt == NULL) {
-		assert_int_equal(psb_runtime_open("scripted", fx->loop, NULL,
-		                         &fx->rt, &err),
+		assert_int_equal(psb_runtime_open("scripted", fx->loop,
+		                         fx->rt_options, &fx->rt, &err),
 		        0);
 	}
 	assert_int_equal(psb_controller_new(fx->loop, fx->store, fx->rt,
@@ -154,9 +154,11 @@ fx_reply_cb(void *arg, const psb_reply_t *r)
 	call->state       = r->sandbox.state;
 	call->pid         = r->sandbox.pid;
 	call->exit_status = r->sandbox.exit_status;
-	call->generation  = r->sandbox.generation;
-	call->list_len    = r->list_len;
-	call->events_len  = r->events_len;
+	snprintf(call->ip, sizeof(call->ip), "%s",
+	        r->sandbox.ip != NULL ? r->sandbox.ip : "");
+	call->generation = r->sandbox.generation;
+	call->list_len   = r->list_len;
+	call->events_len = r->events_len;
 	for (size_t i = 0; i < r->events_len && i < 64; i++) {
 		call->ev_seq[i]  = r->events[i].seq;
 		call->ev_to[i]   = r->events[i].to;

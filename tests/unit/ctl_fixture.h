@@ -31,6 +31,7 @@ typedef struct fx_call {
 	uint32_t    pid;
 	int32_t     exit_status;
 	uint64_t    generation;
+	char        ip[64]; // the primary pod IP ("" without)
 	size_t      list_len;
 	char        info[4096];
 	bool        row_committed; // seen from a second connection at reply
@@ -63,6 +64,7 @@ typedef struct fx {
 	int                   npubs;
 	bool                  recovered;
 	uint64_t              journal_keep; // 0 = the store's default
+	const char           *rt_options;   // the scripted runtime's, or NULL
 } fx_t;
 
 // fx_new allocates a fixture with the default controller options and a

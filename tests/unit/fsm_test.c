@@ -82,6 +82,16 @@ expect_api(psb_state_t s, psb_event_t e, uint32_t g)
 		return (ex_reject(PSB_ESTATE));
 	}
 	if (e == EV(STOP)) {
+		bool exited =
+		        s == ST(EXITED) ||
+		        (s == ST(UNKNOWN) && (g & G(EXIT_RECORDED)) != 0);
+
+		// A pause that exited is stopped, but its pod network stays
+		// until a Stop tears it down.
+		if (exited && (g & G(NET_UP)) != 0) {
+			return (ex_move(
+			        ST(STOPPING), A(RT_NET_DOWN) | A(PARK)));
+		}
 		if (s == ST(CREATED) || s == ST(EXITED)) {
 			return (ex_move(s, A(REPLY)));
 		}
@@ -225,9 +235,66 @@ expect_ready(psb_event_t e)
 	return (ex_ignore());
 }
 
+// The stop's exit, seen or found: recorded, and the stop is done unless a
+// pod network must be torn down first.
+static expect_t
+expect_stop_exit(uint32_t g)
+{
+	if ((g & G(NET_UP)) != 0) {
+		return (ex_move(ST(STOPPING),
+		        A(RECORD_EXIT) | A(WAKE_WAITERS) | A(RT_NET_DOWN)));
+	}
+	if ((g & G(WANT_SHUTDOWN)) != 0) {
+		return (ex_move(ST(DELETING),
+		        A(RECORD_EXIT) | A(STOP_DONE) | A(WAKE_WAITERS) |
+		                A(RT_DELETE) | A(CLEAR_WANT)));
+	}
+	return (ex_move(
+	        ST(EXITED), A(RECORD_EXIT) | A(STOP_DONE) | A(WAKE_WAITERS)));
+}
+
+// STOPPING with this generation's exit recorded: only the pod network's
+// teardown is left.
+static expect_t
+expect_stopping_net(psb_event_t e, uint32_t g)
+{
+	if (e == EV(NET_DOWN_OK)) {
+		if ((g & G(WANT_SHUTDOWN)) != 0) {
+			return (ex_move(ST(DELETING),
+			        A(STOP_DONE) | A(RT_DELETE) | A(CLEAR_WANT)));
+		}
+		return (ex_move(ST(EXITED), A(STOP_DONE)));
+	}
+	if (e == EV(NET_DOWN_FAILED)) {
+		return (ex_move(ST(STOPPING), A(BACKOFF)));
+	}
+	if (e == EV(DEADLINE)) {
+		if ((g & G(RETRY_LEFT)) != 0) {
+			return (ex_move(
+			        ST(STOPPING), A(RT_NET_DOWN) | A(BACKOFF)));
+		}
+		return (ex_move_err(ST(UNKNOWN),
+		        A(STOP_ERR) | A(SHUTDOWN_ERR) | A(CLEAR_WANT),
+		        PSB_ETIMEDOUT));
+	}
+	if (e == EV(FOUND_RUNNING) || e == EV(FOUND_EXITED) ||
+	        e == EV(FOUND_NOTHING) || e == EV(RUNTIME_UNREACHABLE)) {
+		// Recovered mid-teardown (it needs no containerd): again.
+		return (ex_move(ST(STOPPING), A(RT_NET_DOWN)));
+	}
+	return (ex_ignore()); // a second exit, KILL_FAILED, START_*, DELETE_*
+}
+
 static expect_t
 expect_stopping(psb_event_t e, uint32_t g)
 {
+	if ((g & G(EXIT_RECORDED)) != 0) {
+		return (expect_stopping_net(e, g));
+	}
+	if (e == EV(TASK_EXIT) || e == EV(FOUND_EXITED) ||
+	        e == EV(FOUND_NOTHING)) {
+		return (expect_stop_exit(g));
+	}
 	if (e == EV(TASK_EXIT)) {
 		if ((g & G(WANT_SHUTDOWN)) != 0) {
 			return (ex_move(ST(DELETING),
