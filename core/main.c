@@ -286,7 +286,10 @@ run(const psb_config_t *cfg)
 	if (open_store(cfg, &store) != 0) {
 		return (EXIT_FAILURE);
 	}
-	if ((d.loop = ev_default_loop(EVFLAG_AUTO)) == NULL) {
+	// Not libev's default loop: that one reaps every child on SIGCHLD
+	// (waitpid(-1)), which would take the CNI plugins' exit statuses
+	// from runtime/net/cni_exec.c, which reaps its children by pid.
+	if ((d.loop = ev_loop_new(EVFLAG_AUTO)) == NULL) {
 		psb_log(PSB_LOG_ERROR, "cannot initialise the event loop");
 		goto out;
 	}

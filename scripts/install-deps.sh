@@ -21,6 +21,10 @@ PACKAGES=(
 	libnghttp2-dev golang-github-containerd-containerd-dev
 	golang-github-gogo-protobuf-dev golang-github-gogo-googleapis-dev
 	libprotobuf-dev containerd runc
+	# Pod networks: the CNI plugins (bridge, host-local, portmap,
+	# loopback in /usr/lib/cni), iptables for bridge/portmap, and what the
+	# network e2e test uses (ip, nsenter/unshare, ping).
+	containernetworking-plugins iptables iproute2 util-linux iputils-ping
 	# The RuntimeDefault seccomp profile of the pause container
 	# (/usr/share/containers/seccomp.json, runtime/containerd/spec.h).
 	golang-github-containers-common

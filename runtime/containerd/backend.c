@@ -30,6 +30,7 @@
 #include "runtime/containerd/image.h"
 #include "runtime/containerd/op.h"
 #include "runtime/containerd/seccomp.h"
+#include "runtime/net/worker.h"
 
 #ifndef PSB_PAUSE_IMAGE_DEFAULT
 #define PSB_PAUSE_IMAGE_DEFAULT "localhost/podsandbox/pause:latest"
@@ -68,8 +69,30 @@ ctrd_op_free(ctrd_op_t *o)
 		protobuf_c_message_free_unpacked(o->prepared, NULL);
 	}
 	free(o->fail_msg);
+	free(o->resources);
 	ctrd_files_release(&o->files);
+	ctrd_net_release(&o->net); // cancels a netns or CNI step in flight
 	free(o);
+}
+
+static void
+defer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	ctrd_op_t *o = w->data;
+
+	(void)loop;
+	(void)revents;
+	o->deferred(o);
+}
+
+void
+ctrd_defer(ctrd_op_t *o, void (*fn)(ctrd_op_t *o))
+{
+	ev_timer_stop(o->c->loop, &o->timer);
+	ev_timer_init(&o->timer, defer_cb, 0., 0.);
+	o->timer.data = o;
+	o->deferred   = fn;
+	ev_timer_start(o->c->loop, &o->timer);
 }
 
 int
@@ -320,6 +343,10 @@ ctrd_free(ctrd_t *c)
 	free(c->runc_root);
 	free(c->sandbox_root);
 	free(c->sandbox_state);
+	free(c->netns_dir);
+	free(c->cni_conf_dir);
+	free(c->cni_bin_dirs);
+	free(c->cni_network);
 	json_decref(c->seccomp_default);
 	free(c->tracks);
 	free(c);
@@ -341,6 +368,10 @@ parse_options(ctrd_t *c, const char *options, psb_error_t *err)
 	        {"runc_root", &c->runc_root},
 	        {"sandbox_root", &c->sandbox_root},
 	        {"sandbox_state", &c->sandbox_state},
+	        {"netns_dir", &c->netns_dir},
+	        {"cni_conf_dir", &c->cni_conf_dir},
+	        {"cni_bin_dirs", &c->cni_bin_dirs},
+	        {"cni_network", &c->cni_network},
 	};
 	_cleanup_free_ char *copy = xstrdup(options != NULL ? options : "");
 	char                *save = NULL;
@@ -357,18 +388,23 @@ parse_options(ctrd_t *c, const char *options, psb_error_t *err)
 			        kv));
 		}
 		*eq = '\0';
-		if (strcmp(kv, "resync_ms") == 0) {
+		if (strcmp(kv, "resync_ms") == 0 ||
+		        strcmp(kv, "cni_timeout_ms") == 0) {
 			uint64_t ms;
 
 			if (psb_parse_uint(eq + 1, strlen(eq + 1), UINT32_MAX,
 			            &ms) != 0) {
 				return (psb_error_make(err, PSB_EINVAL,
-				        "containerd runtime option resync_ms: "
+				        "containerd runtime option %s: "
 				        "\"%s\" is not a number (0-%" PRIu32
 				        ")",
-				        eq + 1, UINT32_MAX));
+				        kv, eq + 1, UINT32_MAX));
 			}
-			c->resync_ms = (uint32_t)ms;
+			if (kv[0] == 'r') {
+				c->resync_ms = (uint32_t)ms;
+			} else {
+				c->cni_timeout_ms = (uint32_t)ms;
+			}
 			continue;
 		}
 		for (size_t i = 0; i < PSB_NELEM(keys); i++) {
@@ -390,7 +426,8 @@ parse_options(ctrd_t *c, const char *options, psb_error_t *err)
 			        "(known: address, namespace, image, "
 			        "image_archive, snapshotter, runtime, "
 			        "runc_root, sandbox_root, sandbox_state, "
-			        "resync_ms)",
+			        "netns_dir, cni_conf_dir, cni_bin_dirs, "
+			        "cni_network, cni_timeout_ms, resync_ms)",
 			        kv));
 		}
 	}
@@ -432,17 +469,29 @@ ctrd_init(
 
 	c->rt = rt;
 	PSB_LIST_INIT(&c->ops, ctrd_op_t, node);
-	c->loop          = psb_runtime_loop(rt);
-	c->address       = xstrdup(CTRD_DEFAULT_SOCK);
-	c->ns            = xstrdup("podsandbox");
-	c->image         = xstrdup(PSB_PAUSE_IMAGE_DEFAULT);
-	c->image_archive = xstrdup("build/tools/pause/pause-image.tar");
-	c->snapshotter   = xstrdup("overlayfs");
-	c->runtime       = xstrdup("io.containerd.runc.v2");
-	c->resync_ms     = 10000;
-	c->sandbox_root  = xstrdup(CTRD_SANDBOX_ROOT);
-	c->sandbox_state = xstrdup(CTRD_SANDBOX_STATE);
+	c->loop           = psb_runtime_loop(rt);
+	c->address        = xstrdup(CTRD_DEFAULT_SOCK);
+	c->ns             = xstrdup("podsandbox");
+	c->image          = xstrdup(PSB_PAUSE_IMAGE_DEFAULT);
+	c->image_archive  = xstrdup("build/tools/pause/pause-image.tar");
+	c->snapshotter    = xstrdup("overlayfs");
+	c->runtime        = xstrdup("io.containerd.runc.v2");
+	c->resync_ms      = 10000;
+	c->sandbox_root   = xstrdup(CTRD_SANDBOX_ROOT);
+	c->sandbox_state  = xstrdup(CTRD_SANDBOX_STATE);
+	c->netns_dir      = xstrdup(CTRD_NETNS_DIR);
+	c->cni_conf_dir   = xstrdup(CTRD_CNI_CONF_DIR);
+	c->cni_bin_dirs   = xstrdup(CTRD_CNI_BIN_DIRS);
+	c->cni_timeout_ms = 0; // the CNI module's default
 	if ((rv = parse_options(c, options, err)) != 0) {
+		ctrd_free(c);
+		return (rv);
+	}
+	// The pin directory is a private mount point, so that a pin does not
+	// spread into containers that bind its parent.
+	if ((rv = psb_netns_prepare_dir(c->netns_dir, err)) != 0 ||
+	        (rv = psb_worker_pool_new(c->loop, 0, &c->workers, err)) !=
+	                0) {
 		ctrd_free(c);
 		return (rv);
 	}
@@ -507,8 +556,9 @@ ctrd_fini(void *impl)
 	psb_grpc_close(c->ev_g);
 	psb_grpc_close(c->g);
 	while ((o = psb_list_first(&c->ops)) != NULL) {
-		ctrd_op_free(o); // ops waiting on a timer
+		ctrd_op_free(o); // ops waiting on a timer, a netns or CNI
 	}
+	psb_worker_pool_free(c->workers);
 	ctrd_free(c);
 }
 
@@ -534,6 +584,7 @@ const psb_runtime_ops_t psb_containerd_ops = {
         .rt_start        = ctrd_start, // start.c
         .rt_kill         = ctrd_kill,
         .rt_delete       = ctrd_delete,   // teardown.c
+        .rt_net_down     = ctrd_net_down, // network.c
         .rt_probe        = ctrd_probe,    // probe.c
         .rt_platform     = ctrd_platform, // probe.c
 };

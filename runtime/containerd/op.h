@@ -23,6 +23,7 @@
 #include "runtime/containerd/ctrd.h"
 #include "runtime/containerd/files.h"
 #include "runtime/containerd/image.h"
+#include "runtime/containerd/network.h"
 
 #define CTRD_POLL_MS  50
 #define CTRD_POLL_MAX 200 // 10 s of waiting for a killed task to stop
@@ -31,6 +32,7 @@ typedef enum {
 	CTRD_OP_START,
 	CTRD_OP_KILL,
 	CTRD_OP_DELETE,
+	CTRD_OP_NET_DOWN, // network.c
 } ctrd_op_kind_t;
 
 // What a start has made so far, and what a teardown removes.
@@ -38,8 +40,10 @@ typedef enum {
 	CTRD_MADE_SNAPSHOT  = 1,
 	CTRD_MADE_CONTAINER = 2,
 	CTRD_MADE_TASK      = 4,
-	CTRD_MADE_FILES     = 8, // the sandbox files (files.h)
-	CTRD_MADE_ALL       = 15,
+	CTRD_MADE_FILES     = 8,  // the sandbox files (files.h)
+	CTRD_MADE_NETNS     = 16, // the pod's netns pin (network.h)
+	CTRD_MADE_CNI       = 32, // what CNI ADD made (network.h)
+	CTRD_MADE_ALL       = 63,
 } ctrd_made_t;
 
 struct ctrd_op {
@@ -49,7 +53,18 @@ struct ctrd_op {
 	char            id[CTRD_ID_MAX + 1];
 	uint64_t        generation;
 	psb_grpc_t     *g; // the client its calls use (NULL: c->g, fail fast)
-	ctrd_files_t    files; // the sandbox's file paths
+	ctrd_files_t    files;     // the sandbox's file paths
+	ctrd_net_t      net;       // the pod network (network.h)
+	char           *resources; // what the sandbox had recorded, or NULL
+	void (*deferred)(ctrd_op_t *o); // ctrd_defer's step
+
+	// The network steps (network.c).
+	void (*net_next)(ctrd_op_t *o); // after the start's network
+	void (*net_then)(ctrd_op_t *o); // after a record commits
+	psb_grpc_unary_cb net_cb;       // a teardown step's callback
+	bool              net_del_done; // CNI DEL succeeded
+	bool              net_ns_done;  // the pin is removed
+	bool              recorded;     // a record was made (start)
 
 	// The teardown (teardown.c): a start's rollback, or a delete.
 	unsigned made;  // ctrd_made_t: what exists (a delete: all of it)
@@ -132,6 +147,15 @@ void ctrd_teardown(ctrd_op_t *o);
 // same id, if one is in flight (teardown.c): true when it does (the
 // removal starts it, ctrd_start_resume), false when start may go now.
 bool ctrd_orphan_wait(ctrd_t *c, ctrd_op_t *start);
+
+// ctrd_start_fail ends a start that failed at a step: the message (also
+// logged) goes with START_FAILED after the rollback (start.c).
+void ctrd_start_fail(ctrd_op_t *o, int code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+// ctrd_defer runs fn(o) on the next loop iteration (o->timer), so that an
+// operation never reports from inside the call that started it.
+void ctrd_defer(ctrd_op_t *o, void (*fn)(ctrd_op_t *o));
 
 // ctrd_start_failed ends a start whose rollback is over: START_FAILED,
 // rolled back unless o->left names what is still there (start.c).

@@ -30,8 +30,6 @@
 #define CTRD_SPEC_URL      "types.containerd.io/opencontainers/runtime-spec/1/Spec"
 #define CTRD_RUNC_OPTS_URL "containerd.runc.v1.Options"
 
-static void start_fail(ctrd_op_t *o, int code, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
 static void st_prepare(ctrd_op_t *o);
 static void st_container_create(ctrd_op_t *o);
 
@@ -40,12 +38,12 @@ static void st_container_create(ctrd_op_t *o);
 static void
 start_fail_grpc(ctrd_op_t *o, const char *step, int status, const char *msg)
 {
-	start_fail(o, psb_grpc_status_to_err(status), "start: %s: %s: %s",
+	ctrd_start_fail(o, psb_grpc_status_to_err(status), "start: %s: %s: %s",
 	        step, psb_grpc_status_name(status), msg);
 }
 
-static void
-start_fail(ctrd_op_t *o, int code, const char *fmt, ...)
+void
+ctrd_start_fail(ctrd_op_t *o, int code, const char *fmt, ...)
 {
 	va_list ap;
 	char    buf[1024];
@@ -93,9 +91,19 @@ ctrd_start_failed(ctrd_op_t *o)
 			json_object_set_new(
 			        j, "sandboxFiles", ctrd_files_json(&o->files));
 		}
+		if ((o->left & (CTRD_MADE_NETNS | CTRD_MADE_CNI)) != 0) {
+			json_t *net = ctrd_net_json(&o->net);
+
+			if (net != NULL) {
+				json_object_set_new(j, PSB_RT_NETWORK, net);
+			}
+		}
 		res          = json_dumps(j, JSON_COMPACT);
 		ev.resources = res;
 		json_decref(j);
+	} else if (o->recorded) {
+		// Rolled back: the plan recorded on the way is void.
+		ev.resources = "{}";
 	}
 	ctrd_track_remove(c, o->id);
 	ctrd_emit(c, &ev);
@@ -144,6 +152,13 @@ st_started(void *arg, int status, const char *message, ProtobufCMessage *resp)
 		}
 		json_object_set_new(
 		        res, "sandboxFiles", ctrd_files_json(&o->files));
+		{
+			json_t *net = ctrd_net_json(&o->net);
+
+			if (net != NULL) {
+				json_object_set_new(res, PSB_RT_NETWORK, net);
+			}
+		}
 		if (spec != NULL) {
 			json_object_set_new(res, "runtimeSpec", spec);
 		}
@@ -184,7 +199,8 @@ st_task_created(
 	if (ctrd_op_call(o, CTRD_TASKS "Start", &req.base,
 	            &containerd__services__tasks__v1__start_response__descriptor,
 	            st_started) != 0) {
-		start_fail(o, PSB_ECANCELED, "start: Tasks.Start: canceled");
+		ctrd_start_fail(
+		        o, PSB_ECANCELED, "start: Tasks.Start: canceled");
 	}
 }
 
@@ -202,7 +218,8 @@ st_task_create(ctrd_op_t *o)
 	if (ctrd_op_call(o, CTRD_TASKS "Create", &req.base,
 	            &containerd__services__tasks__v1__create_task_response__descriptor,
 	            st_task_created) != 0) {
-		start_fail(o, PSB_ECANCELED, "start: Tasks.Create: canceled");
+		ctrd_start_fail(
+		        o, PSB_ECANCELED, "start: Tasks.Create: canceled");
 	}
 }
 
@@ -234,7 +251,7 @@ st_stale_container_delete(ctrd_op_t *o)
 	o->retry_step = st_container_create;
 	o->retry_what = "deleting a stale container";
 	if (ctrd_call_container_delete(o, st_stale_removed) != 0) {
-		start_fail(o, PSB_ECANCELED, "start: canceled");
+		ctrd_start_fail(o, PSB_ECANCELED, "start: canceled");
 	}
 }
 
@@ -259,7 +276,7 @@ st_container_created(
 		o->retry_step = st_stale_container_delete;
 		o->retry_what = "deleting a stale task";
 		if (ctrd_call_task_delete(o, st_stale_removed) != 0) {
-			start_fail(o, PSB_ECANCELED, "start: canceled");
+			ctrd_start_fail(o, PSB_ECANCELED, "start: canceled");
 		}
 		return;
 	}
@@ -324,10 +341,11 @@ st_container_create(ctrd_op_t *o)
 	in.seccomp_default      = c->seccomp_default;
 	in.resolv_conf_path     = o->files.resolv_conf;
 	in.shm_path = o->files.ipc_node ? NULL : o->files.shm; // NULL: host's
+	in.netns_path = o->net.netns; // NULL for NODE: the host's
 	if (psb_spec_build(&in, &json, &err) != 0) {
 		int code = err.code;
 
-		start_fail(o, code, "start: building the OCI spec: %s",
+		ctrd_start_fail(o, code, "start: building the OCI spec: %s",
 		        psb_error_message(&err));
 		psb_error_release(&err);
 		return;
@@ -370,7 +388,7 @@ st_container_create(ctrd_op_t *o)
 	if (ctrd_op_call(o, CTRD_CONTS "Create", &req.base,
 	            &containerd__services__containers__v1__create_container_response__descriptor,
 	            st_container_created) != 0) {
-		start_fail(o, PSB_ECANCELED,
+		ctrd_start_fail(o, PSB_ECANCELED,
 		        "start: Containers.Create: canceled");
 	}
 }
@@ -390,7 +408,7 @@ st_prepared(void *arg, int status, const char *message, ProtobufCMessage *resp)
 		o->retry_step = st_prepare;
 		o->retry_what = "removing a stale snapshot";
 		if (ctrd_call_snapshot_remove(o, st_stale_removed) != 0) {
-			start_fail(o, PSB_ECANCELED, "start: canceled");
+			ctrd_start_fail(o, PSB_ECANCELED, "start: canceled");
 		}
 		return;
 	}
@@ -415,7 +433,7 @@ st_prepare(ctrd_op_t *o)
 	if (ctrd_op_call(o, CTRD_SNAPS "Prepare", &req.base,
 	            &containerd__services__snapshots__v1__prepare_snapshot_response__descriptor,
 	            st_prepared) != 0) {
-		start_fail(o, PSB_ECANCELED,
+		ctrd_start_fail(o, PSB_ECANCELED,
 		        "start: Snapshots.Prepare: canceled");
 	}
 }
@@ -433,7 +451,7 @@ st_resolved(void *arg, psb_image_t *img, const psb_error_t *err)
 	if (img == NULL) {
 		// PSB_ESTATE (image missing, with the import hint) passes
 		// through as the code: FAILED_PRECONDITION at the API.
-		start_fail(o, err->code, "%s", psb_error_message(err));
+		ctrd_start_fail(o, err->code, "%s", psb_error_message(err));
 		return;
 	}
 	o->img = img;
@@ -446,18 +464,19 @@ st_resolved(void *arg, psb_image_t *img, const psb_error_t *err)
 		if (ctrd_files_create(&o->files, o->config_json, &ferr) != 0) {
 			int code = ferr.code;
 
-			start_fail(o, code, "start: sandbox files: %s",
+			ctrd_start_fail(o, code, "start: sandbox files: %s",
 			        psb_error_message(&ferr));
 			psb_error_release(&ferr);
 			return;
 		}
 	}
+	// Then the pod network (network.h), whose netns the spec names.
 	// The container comes before its snapshot: containerd's garbage
 	// collector removes a snapshot nothing references, and a fresh one
 	// prepared first was seen collected before Tasks.Create mounted it
 	// (under churn: another sandbox's deletion runs the collector). A
 	// container naming snapshot_key keeps it from the moment it exists.
-	st_container_create(o);
+	ctrd_net_start(o, st_container_create);
 }
 
 // st_begin resolves the sandbox image, the first step of a start.
@@ -478,7 +497,7 @@ void
 ctrd_start_resume(ctrd_op_t *o)
 {
 	if (st_begin(o) != 0) {
-		start_fail(o, PSB_ECANCELED, "start: canceled");
+		ctrd_start_fail(o, PSB_ECANCELED, "start: canceled");
 	}
 }
 
@@ -505,6 +524,8 @@ ctrd_start(void *impl, const psb_rt_sandbox_t *sb, psb_error_t *err)
 	}
 	o              = ctrd_op_new(c, CTRD_OP_START, sb->id, sb->generation);
 	o->config_json = xstrdup(sb->config_json);
+	// A network an earlier attempt left (recorded) goes first.
+	(void)ctrd_net_recorded(&o->net, sb->resources);
 	// A new generation: its exit is yet to come.
 	ctrd_track_put(c, sb->id, sb->generation);
 	// Recovery is removing an orphan of the same id (a container of

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "github.com/containerd/containerd/api/services/tasks/v1/tasks.pb-c.h"
@@ -51,6 +52,7 @@ typedef struct td_step {
 	unsigned      removes;  // ctrd_made_t
 	td_rollback_t rollback; // how a rollback takes the step
 	bool          wait;     // poll until the task stopped (td_stopped)
+	bool (*needed)(const ctrd_op_t *o); // NULL: always; else if true
 } td_step_t;
 
 static int td_files_remove(ctrd_op_t *o, psb_error_t *err);
@@ -83,6 +85,26 @@ static const td_step_t td_steps[] = {
                 .ok       = TD_GONE,
                 .removes  = CTRD_MADE_TASK,
                 .rollback = TD_RB_RUN,
+        },
+        // The pod network (network.h): its intent and result are in the
+        // resources, so a teardown knows what to undo. Plugins must
+        // tolerate a repeated DEL (the CNI spec), so a cut-short one
+        // simply runs again.
+        {
+                .name     = "CNI DEL",
+                .call     = ctrd_net_call_del,
+                .ok       = TD_BIT(PSB_GRPC_OK),
+                .removes  = CTRD_MADE_CNI,
+                .rollback = TD_RB_RUN,
+                .needed   = ctrd_net_needs_del,
+        },
+        {
+                .name     = "removing the network namespace",
+                .call     = ctrd_net_call_remove,
+                .ok       = TD_BIT(PSB_GRPC_OK),
+                .removes  = CTRD_MADE_NETNS,
+                .rollback = TD_RB_RUN,
+                .needed   = ctrd_net_needs_netns,
         },
         // Where containerd removes them: the task that used shm is gone.
         {
@@ -136,6 +158,9 @@ td_status_ok(const td_step_t *s, int status)
 static bool
 td_applies(const ctrd_op_t *o, const td_step_t *s)
 {
+	if (s->needed != NULL && !s->needed(o)) {
+		return (false);
+	}
 	return (!td_is_rollback(o) ||
 	        (s->rollback != TD_RB_SKIP && (o->made & s->removes) != 0));
 }
@@ -395,6 +420,9 @@ ctrd_delete(void *impl, const psb_rt_sandbox_t *sb, psb_error_t *err)
 	o       = ctrd_op_new(c, CTRD_OP_DELETE, sb->id, sb->generation);
 	o->made = CTRD_MADE_ALL; // whatever there is
 	(void)ctrd_files_recorded(&o->files, sb->resources);
+	(void)ctrd_net_recorded(&o->net, sb->resources);
+	o->config_json =
+	        sb->config_json != NULL ? xstrdup(sb->config_json) : NULL;
 	// The exit's reap (Tasks.Delete) may still be in flight: the shim is
 	// shutting down, and a Kill now fails with "ttrpc: closed". Wait for
 	// the reap; the task is gone after it (ctrd_delete_resume).

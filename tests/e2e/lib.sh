@@ -15,6 +15,7 @@ ns=podsandbox
 pass=0
 fail=0
 rt_opts=${rt_opts:-}
+daemon_wrap=() # a command the daemon runs under (nsenter into a test netns)
 dpid=
 started=0
 ok() { echo "ok - $1"; pass=$((pass + 1)); }
@@ -28,6 +29,9 @@ e2e_cleanup() {
 	fi
 	if ((started)); then
 		bash "$harness" stop "$dir" || true
+	fi
+	if declare -F e2e_cleanup_extra >/dev/null; then
+		e2e_cleanup_extra
 	fi
 	if ((fail != 0)); then
 		for f in "$dir"/daemon*.log "$dir/containerd.log"; do
@@ -100,7 +104,7 @@ ctl_() {
 start_daemon() {
 	local log=$1 i
 	shift
-	"$daemon" --runtime=containerd \
+	"${daemon_wrap[@]}" "$daemon" --runtime=containerd \
 		--runtime-options "address=$dir/containerd.sock,namespace=$ns,image=$image,image_archive=$tar_file,runc_root=$dir/runc,sandbox_root=$dir/sandboxes,sandbox_state=$dir/sandbox-state${rt_opts:+,$rt_opts}" \
 		--db "$dir/db" --state-dir "$dir/run" \
 		--socket "ipc://$dir/api.sock" \
