@@ -487,11 +487,10 @@ ctrd_init(
 		ctrd_free(c);
 		return (rv);
 	}
-	// The pin directory is a private mount point, so that a pin does not
-	// spread into containers that bind its parent.
-	if ((rv = psb_netns_prepare_dir(c->netns_dir, err)) != 0 ||
-	        (rv = psb_worker_pool_new(c->loop, 0, &c->workers, err)) !=
-	                0) {
+	// Threads start with the first pod network (network.c), which also
+	// prepares the pin directory: a node of host-network pods only
+	// never touches it.
+	if ((rv = psb_worker_pool_new(c->loop, 0, &c->workers, err)) != 0) {
 		ctrd_free(c);
 		return (rv);
 	}

@@ -59,14 +59,15 @@ typedef struct ctrd {
 	char    *image_archive;
 	char    *snapshotter;
 	char    *runtime;
-	char    *runc_root;      // runc's state root (runc options), or NULL
-	char    *sandbox_root;   // sandbox files: persistent (files.h)
-	char    *sandbox_state;  // ... and volatile (shm)
-	char    *netns_dir;      // pod netns pins (network.h)
-	char    *cni_conf_dir;   // CNI network config lists
-	char    *cni_bin_dirs;   // CNI plugins, colon-separated
-	char    *cni_network;    // the list's name, or NULL: first
-	uint32_t cni_timeout_ms; // per plugin run
+	char    *runc_root;       // runc's state root (runc options), or NULL
+	char    *sandbox_root;    // sandbox files: persistent (files.h)
+	char    *sandbox_state;   // ... and volatile (shm)
+	char    *netns_dir;       // pod netns pins (network.h)
+	char    *cni_conf_dir;    // CNI network config lists
+	char    *cni_bin_dirs;    // CNI plugins, colon-separated
+	char    *cni_network;     // the list's name, or NULL: first
+	uint32_t cni_timeout_ms;  // per plugin run
+	bool     netns_dir_ready; // psb_netns_prepare_dir done
 	struct psb_worker_pool *workers; // netns work off the loop
 	struct json_t *seccomp_default;  // RuntimeDefault profile, or NULL
 	int            daemon_oom;

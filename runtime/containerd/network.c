@@ -481,6 +481,17 @@ net_plan(ctrd_op_t *o)
 	psb_error_t    err = PSB_ERROR_INIT;
 	int            rv;
 
+	// The pin directory is a private mount point, so that a pin does not
+	// spread into containers that bind its parent (containerd#6143).
+	if (!c->netns_dir_ready) {
+		if ((rv = psb_netns_prepare_dir(c->netns_dir, &err)) != 0) {
+			ctrd_start_fail(o, rv, "start: pod network: %s",
+			        psb_error_message(&err));
+			psb_error_release(&err);
+			return;
+		}
+		c->netns_dir_ready = true;
+	}
 	if ((rv = psb_cni_load(c->cni_conf_dir, c->cni_network, &net, &err)) !=
 	        0) {
 		ctrd_start_fail(o, rv == PSB_ENOENT ? PSB_ESTATE : rv,

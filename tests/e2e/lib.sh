@@ -105,7 +105,7 @@ start_daemon() {
 	local log=$1 i
 	shift
 	"${daemon_wrap[@]}" "$daemon" --runtime=containerd \
-		--runtime-options "address=$dir/containerd.sock,namespace=$ns,image=$image,image_archive=$tar_file,runc_root=$dir/runc,sandbox_root=$dir/sandboxes,sandbox_state=$dir/sandbox-state${rt_opts:+,$rt_opts}" \
+		--runtime-options "address=$dir/containerd.sock,namespace=$ns,image=$image,image_archive=$tar_file,runc_root=$dir/runc,sandbox_root=$dir/sandboxes,sandbox_state=$dir/sandbox-state,netns_dir=$dir/pins${rt_opts:+,$rt_opts}" \
 		--db "$dir/db" --state-dir "$dir/run" \
 		--socket "ipc://$dir/api.sock" \
 		--events-socket "ipc://$dir/ev.sock" \
