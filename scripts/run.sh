@@ -13,6 +13,8 @@
 # The database is $PSB_DB (default /var/lib/podsandboxd/podsandboxd.db),
 # the sandbox files under $PSB_SANDBOX_ROOT and $PSB_SANDBOX_STATE
 # (default /var/lib/podsandboxd/sandboxes, /run/podsandboxd/sandboxes).
+# $PSB_RUNTIME_OPTIONS (comma-separated) is added to the containerd
+# runtime options, e.g. cni_conf_dir=... for pod networks (README).
 # Extra arguments go to podsandboxd.
 set -euo pipefail
 
@@ -43,5 +45,5 @@ archive=$PWD/build/tools/pause/pause-image.tar
 ctr --address "$sock" -n "$ns" images import "$archive" >/dev/null
 
 exec build/core/podsandboxd --runtime=containerd \
-	--runtime-options "address=$sock,namespace=$ns,image_archive=$archive,sandbox_root=${PSB_SANDBOX_ROOT:-/var/lib/podsandboxd/sandboxes},sandbox_state=${PSB_SANDBOX_STATE:-/run/podsandboxd/sandboxes}$extra" \
+	--runtime-options "address=$sock,namespace=$ns,image_archive=$archive,sandbox_root=${PSB_SANDBOX_ROOT:-/var/lib/podsandboxd/sandboxes},sandbox_state=${PSB_SANDBOX_STATE:-/run/podsandboxd/sandboxes}$extra${PSB_RUNTIME_OPTIONS:+,$PSB_RUNTIME_OPTIONS}" \
 	--db "${PSB_DB:-/var/lib/podsandboxd/podsandboxd.db}" "$@"
