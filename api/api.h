@@ -51,7 +51,12 @@ typedef struct psb_request {
 	const char  *config_json;     // CREATE: the same config as crictl JSON
 	const char  *labels;          // CREATE: JSON object text, or NULL
 	const char  *runtime_handler; // CREATE
-	uint32_t     timeout_ms;  // STOP/WAIT: reply DEADLINE_EXCEEDED after
+	// CREATE: a network namespace the caller made (an absolute path), or
+	// NULL: for a network POD pod the daemon then neither makes nor
+	// removes a netns and runs no CNI (the split containerd's CRI uses
+	// with a sandbox controller). Part of "the same config".
+	const char *netns_path;
+	uint32_t    timeout_ms;   // STOP/WAIT: reply DEADLINE_EXCEEDED after
 	                          // this long (0 = no limit); state unaffected
 	bool        verbose;      // STATUS
 	const char *state_filter; // LIST: only this state name, or NULL

@@ -128,6 +128,7 @@ ctl_sb_free(psb_sandbox_t *sb)
 	free(sb->config_json);
 	free(sb->labels);
 	free(sb->runtime_handler);
+	free(sb->netns_path);
 	free(sb);
 }
 
@@ -152,6 +153,7 @@ ctl_sandbox_load(psb_controller_t *c, const psb_store_row_t *row)
 	sb->labels      = row->labels ? xstrdup(row->labels) : NULL;
 	sb->runtime_handler =
 	        row->runtime_handler ? xstrdup(row->runtime_handler) : NULL;
+	sb->netns_path = row->netns_path ? xstrdup(row->netns_path) : NULL;
 	// Stop/Shutdown requests an operation in flight was to carry out.
 	sb->rec.want = row->want & (PSB_G_WANT_STOP | PSB_G_WANT_SHUTDOWN);
 	psb_map_put(c->sandboxes, sb->id, sb);
@@ -167,6 +169,7 @@ ctl_rt_sandbox(const psb_sandbox_t *sb, psb_rt_sandbox_t *out)
 	out->config          = sb->config;
 	out->config_len      = sb->config_len;
 	out->runtime_handler = sb->runtime_handler;
+	out->netns_path      = sb->netns_path;
 	out->pid             = sb->rec.pid;
 	out->resources       = sb->rec.resources;
 }
@@ -194,6 +197,7 @@ sb_row(const psb_sandbox_t *sb, psb_store_row_t *row)
 	row->config_len      = sb->config_len;
 	row->config_json     = sb->config_json;
 	row->runtime_handler = sb->runtime_handler;
+	row->netns_path      = sb->netns_path;
 	row->labels          = sb->labels;
 	row->resources       = sb->rec.resources;
 	row->pid             = sb->rec.pid;
@@ -252,7 +256,9 @@ ctl_guards(const psb_controller_t *c, const psb_sandbox_t *sb,
 		                                       e->config_len) == 0) &&
 		        strcmp(e->runtime_handler ? e->runtime_handler : "",
 		                sb->runtime_handler ? sb->runtime_handler
-		                                    : "") == 0) {
+		                                    : "") == 0 &&
+		        strcmp(e->netns_path ? e->netns_path : "",
+		                sb->netns_path ? sb->netns_path : "") == 0) {
 			g |= PSB_G_SAME_CONFIG;
 		}
 		break;
@@ -379,6 +385,7 @@ apply_insert(psb_controller_t *c, ctl_event_t *e, int64_t now)
 	sb->config_json     = TAKE_PTR(e->config_json);
 	sb->labels          = TAKE_PTR(e->labels);
 	sb->runtime_handler = TAKE_PTR(e->runtime_handler);
+	sb->netns_path      = TAKE_PTR(e->netns_path);
 	sb->rec.created_at  = now;
 	sb->new_in_tick     = true;
 	sb->rec.state       = PSB_ST_NONE;
@@ -965,6 +972,10 @@ psb_controller_submit(psb_controller_t *c, const psb_request_t *r,
 		e->runtime_handler = r->runtime_handler
 		                             ? xstrdup(r->runtime_handler)
 		                             : NULL;
+		e->netns_path =
+		        r->netns_path != NULL && r->netns_path[0] != '\0'
+		                ? xstrdup(r->netns_path)
+		                : NULL;
 		if (e->labels != NULL) {
 			json_t *j = json_loads(e->labels, 0, NULL);
 

@@ -78,7 +78,8 @@ struct ctl_event {
 	char      *config_json;
 	char      *labels;
 	char      *runtime_handler;
-	int        preset; // a request refused before the FSM (validation)
+	char      *netns_path; // CREATE: the caller's netns, or NULL
+	int        preset;     // a request refused before the FSM (validation)
 	ctl_req_t *req;
 	// CTL_EV_RECORD: the runtime's callback once the record committed.
 	psb_rt_recorded_cb record_done;
@@ -131,6 +132,7 @@ struct psb_sandbox {
 	char  *config_json; // the config as crictl JSON (Create renders it)
 	char  *labels;
 	char  *runtime_handler;
+	char  *netns_path; // a netns the caller made, or NULL
 
 	// Tick bookkeeping.
 	bool            touched;     // snapshot taken this tick

@@ -142,8 +142,11 @@ sb_info(const psb_controller_t *c, const psb_sandbox_t *sb)
 	char       *s = NULL;
 	// containerd's netNamespaceClosed: the pod's netns is gone (removed
 	// by Stop, or its pin lost to a reboot). A host-network pod has none.
-	bool closed = pin != NULL
-	                      ? !psb_netns_pinned(pin)
+	const char *theirs =
+	        json_string_value(json_object_get(res, "callerNetns"));
+	bool closed = pin != NULL ? !psb_netns_pinned(pin)
+	              : theirs != NULL
+	                      ? !psb_netns_pinned(theirs)
 	                      : json_object_get(res, "closedNetns") != NULL;
 
 	md = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:s?}", "ID",

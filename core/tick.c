@@ -77,6 +77,7 @@ ctl_event_free(ctl_event_t *e)
 	free(e->config_json);
 	free(e->labels);
 	free(e->runtime_handler);
+	free(e->netns_path);
 	free(e);
 }
 

@@ -61,6 +61,9 @@ typedef struct psb_rt_sandbox {
 	const void *config; // CRI PodSandboxConfig protobuf bytes
 	size_t      config_len;
 	const char *runtime_handler;
+	const char *netns_path;  // a netns the caller made (Create), or NULL:
+	                         // then the backend makes none and runs no
+	                         // CNI; the pause joins it
 	uint32_t    pid;         // last known pause pid (0 if none)
 	const char *resources;   // JSON the runtime recorded earlier, or NULL
 	const char *config_json; // the pod config as crictl JSON (snake_case

@@ -32,6 +32,8 @@
 
 #define CD_STOP_SECS_MAX (UINT32_MAX / 1000u)
 #define CD_PATH_MAX      256
+// The longest netns_path (PATH_MAX less its terminator).
+#define CD_NETNS_MAX 4095
 // Shorter names for the generated oneof case constants.
 #define CD_M(c)      PODSANDBOX__V1__REQUEST__METHOD_##c
 #define CD_R(c)      PODSANDBOX__V1__RESPONSE__RESULT_##c
@@ -249,6 +251,57 @@ cd_config_json(const Podsandbox__V1__PodSandboxConfig *cfg)
 	return (text);
 }
 
+// cd_network_node: the config asks for the host's network namespace.
+static bool
+cd_network_node(const Podsandbox__V1__PodSandboxConfig *cfg)
+{
+	const Podsandbox__V1__LinuxPodSandboxConfig       *l = cfg->linux;
+	const Podsandbox__V1__LinuxSandboxSecurityContext *sc =
+	        l != NULL ? l->security_context : NULL;
+
+	return (sc != NULL && sc->namespace_options != NULL &&
+	        sc->namespace_options->network ==
+	                PODSANDBOX__V1__NAMESPACE_MODE__NODE);
+}
+
+// cd_check_netns: a netns the caller made is an absolute path the daemon
+// hands on as it is (so no ".." component), for a network POD pod only.
+// Empty is none. NUL bytes were refused with the wire bytes.
+static int
+cd_check_netns(const Podsandbox__V1__CreateRequest *cr, psb_error_t *err)
+{
+	char        q[PSB_PODCONFIG_QUOTE_MAX + 1];
+	const char *p = cr->netns_path;
+	size_t      n = strlen(p);
+
+	if (n == 0) {
+		return (0);
+	}
+	if (n > CD_NETNS_MAX) {
+		return (psb_error_make(err, PSB_EINVAL,
+		        "create.netns_path: %zu bytes, at most %d", n,
+		        CD_NETNS_MAX));
+	}
+	if (p[0] != '/') {
+		return (psb_error_make(err, PSB_EINVAL,
+		        "create.netns_path: \"%s\" is not an absolute path",
+		        psb_podconfig_quote(q, sizeof(q), p)));
+	}
+	if (strstr(p, "/../") != NULL ||
+	        (n >= 3 && strcmp(p + n - 3, "/..") == 0)) {
+		return (psb_error_make(err, PSB_EINVAL,
+		        "create.netns_path: \"%s\" has a \"..\" component",
+		        psb_podconfig_quote(q, sizeof(q), p)));
+	}
+	if (cd_network_node(cr->config)) {
+		return (psb_error_make(err, PSB_EINVAL,
+		        "create.netns_path: netns_path is for network POD "
+		        "pods (create.config.linux.security_context."
+		        "namespace_options.network is NODE)"));
+	}
+	return (0);
+}
+
 static int
 cd_decode_create(Podsandbox__V1__CreateRequest *cr, psb_request_t *req,
         psb_codec_request_t *h, psb_error_t *err)
@@ -264,7 +317,8 @@ cd_decode_create(Podsandbox__V1__CreateRequest *cr, psb_request_t *req,
 	}
 	if ((rv = psb_podconfig_check(cr->config, err)) != 0 ||
 	        (rv = psb_podconfig_check_handler(cr->runtime_handler, err)) !=
-	                0) {
+	                0 ||
+	        (rv = cd_check_netns(cr, err)) != 0) {
 		return (rv);
 	}
 	// Re-packed from the validated message rather than sliced out of
@@ -296,6 +350,7 @@ cd_decode_create(Podsandbox__V1__CreateRequest *cr, psb_request_t *req,
 	req->config_json = h->config_json;
 	req->runtime_handler =
 	        cr->runtime_handler[0] != '\0' ? cr->runtime_handler : NULL;
+	req->netns_path = cr->netns_path[0] != '\0' ? cr->netns_path : NULL;
 	return (0);
 }
 

@@ -70,6 +70,7 @@ ctrd_op_free(ctrd_op_t *o)
 	}
 	free(o->fail_msg);
 	free(o->resources);
+	free(o->caller_netns);
 	ctrd_files_release(&o->files);
 	ctrd_net_release(&o->net); // cancels a netns or CNI step in flight
 	free(o);

@@ -544,14 +544,19 @@ net_old_step(ctrd_op_t *o)
 		rv = ctrd_net_call_del(o, net_old_done);
 	} else if (ctrd_net_needs_netns(o)) {
 		rv = ctrd_net_call_remove(o, net_old_done);
-	} else {
+	} else if (o->net_wanted) {
 		net_plan(o);
+		return;
+	} else {
+		ctrd_net_release(&o->net);
+		o->net_next(o);
 		return;
 	}
 	if (rv != 0) {
 		ctrd_start_fail(o, rv,
-		        "start: removing the pod network of an "
-		        "earlier attempt could not begin");
+		        "start: removing the pod network of an earlier "
+		        "attempt "
+		        "could not begin");
 	}
 }
 
@@ -559,15 +564,13 @@ void
 ctrd_net_start(ctrd_op_t *o, void (*next)(ctrd_op_t *o))
 {
 	json_t *cfg = json_loads(o->config_json, 0, NULL);
-	bool    pod = ctrd_net_pod(cfg);
 
+	// NODE keeps the host's network; with the caller's netns the caller
+	// runs CNI on it (the split containerd's CRI uses with a sandbox
+	// controller): the daemon makes a network only for the rest.
+	o->net_wanted = ctrd_net_pod(cfg) && o->caller_netns == NULL;
 	json_decref(cfg);
 	o->net_next = next;
-	if (!pod) {
-		ctrd_net_release(&o->net);
-		next(o);
-		return;
-	}
 	if (o->net.netns != NULL || o->net.conflist != NULL) {
 		psb_log_sb(PSB_LOG_INFO, o->id,
 		        "pod network of an earlier attempt: removing it "

@@ -53,9 +53,10 @@ struct ctrd_op {
 	char            id[CTRD_ID_MAX + 1];
 	uint64_t        generation;
 	psb_grpc_t     *g; // the client its calls use (NULL: c->g, fail fast)
-	ctrd_files_t    files;     // the sandbox's file paths
-	ctrd_net_t      net;       // the pod network (network.h)
-	char           *resources; // what the sandbox had recorded, or NULL
+	ctrd_files_t    files;        // the sandbox's file paths
+	ctrd_net_t      net;          // the pod network (network.h)
+	char           *resources;    // what the sandbox had recorded, or NULL
+	char           *caller_netns; // start: a netns the caller made
 	void (*deferred)(ctrd_op_t *o); // ctrd_defer's step
 
 	// The network steps (network.c).
@@ -65,6 +66,7 @@ struct ctrd_op {
 	bool              net_del_done; // CNI DEL succeeded
 	bool              net_ns_done;  // the pin is removed
 	bool              recorded;     // a record was made (start)
+	bool              net_wanted;   // the start makes a pod network
 
 	// The teardown (teardown.c): a start's rollback, or a delete.
 	unsigned made;  // ctrd_made_t: what exists (a delete: all of it)

@@ -152,6 +152,10 @@ st_started(void *arg, int status, const char *message, ProtobufCMessage *resp)
 		}
 		json_object_set_new(
 		        res, "sandboxFiles", ctrd_files_json(&o->files));
+		if (o->caller_netns != NULL) {
+			json_object_set_new(res, "callerNetns",
+			        json_string(o->caller_netns));
+		}
 		{
 			json_t *net = ctrd_net_json(&o->net);
 
@@ -341,7 +345,9 @@ st_container_create(ctrd_op_t *o)
 	in.seccomp_default      = c->seccomp_default;
 	in.resolv_conf_path     = o->files.resolv_conf;
 	in.shm_path = o->files.ipc_node ? NULL : o->files.shm; // NULL: host's
-	in.netns_path = o->net.netns; // NULL for NODE: the host's
+	// The daemon's pin, or the caller's netns; NULL for NODE: the host's.
+	in.netns_path =
+	        o->caller_netns != NULL ? o->caller_netns : o->net.netns;
 	if (psb_spec_build(&in, &json, &err) != 0) {
 		int code = err.code;
 
@@ -526,6 +532,9 @@ ctrd_start(void *impl, const psb_rt_sandbox_t *sb, psb_error_t *err)
 	o->config_json = xstrdup(sb->config_json);
 	// A network an earlier attempt left (recorded) goes first.
 	(void)ctrd_net_recorded(&o->net, sb->resources);
+	if (sb->netns_path != NULL && sb->netns_path[0] != '\0') {
+		o->caller_netns = xstrdup(sb->netns_path);
+	}
 	// A new generation: its exit is yet to come.
 	ctrd_track_put(c, sb->id, sb->generation);
 	// Recovery is removing an orphan of the same id (a container of

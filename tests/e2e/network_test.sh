@@ -230,6 +230,25 @@ check "stop of the exited net-c tears the network down" \
 check "rm net-c" "ctl_ rm net-c >/dev/null 2>&1"
 check "nothing is left after net-c" "nothing_left && no_network_left"
 
+# ---- a netns the caller made -------------------------------------------------
+# The pause joins it; the daemon neither makes nor removes a netns and runs
+# no CNI (the caller's job, as containerd's CRI does with a controller).
+
+caller=$nsdir/caller
+touch "$caller"
+unshare --net="$caller" true
+check "run with --netns (the caller's) succeeds" \
+	"ctl_ run '$dir/pod-a.json' --id net-caller --netns '$caller' >'$dir/run-caller' 2>&1"
+pid_k=$(field net-caller pid)
+check "its pause is in the caller's netns" \
+	"[ \"\$(stat -L -c %i /proc/$pid_k/ns/net)\" = \"\$(stat -L -c %i '$caller')\" ]"
+check "no CNI ran: no IP, no veth, no pin of ours" \
+	"[ -z \"\$(ip_of net-caller)\" ] && [ -z \"\$(hns ip -o link show type veth)\" ] && [ -z \"\$(find '$pins' -mindepth 1)\" ]"
+check "stop and rm leave the caller's netns alone" \
+	"ctl_ stop net-caller >/dev/null 2>&1 && ctl_ rm net-caller >/dev/null 2>&1 && grep -qF ' $caller ' /proc/self/mountinfo"
+check "nothing else is left" "nothing_left && no_network_left"
+umount "$caller"
+
 # ---- kill -9 after each network step ---------------------------------------
 # net/<Step> failpoints (base/failpoint.h): the daemon dies right after the
 # step, before it takes note; a restart must finish or undo it.

@@ -610,15 +610,33 @@ test_calls_decode(void **state)
 	free(json);
 	assert_int_equal(
 	        psb_client_create(c, "sb1", cfg, len, "runc", &err), 0);
-	free(cfg);
 	req = srv_last(s);
 	assert_int_equal(
 	        req->method_case, PODSANDBOX__V1__REQUEST__METHOD_CREATE);
 	assert_string_equal(req->create->sandbox_id, "sb1");
 	assert_string_equal(req->create->runtime_handler, "runc");
+	assert_string_equal(req->create->netns_path, ""); // none
 	assert_string_equal(
 	        req->create->config->metadata->name, "nginx-sandbox");
 	podsandbox__v1__request__free_unpacked(req, NULL);
+	// The caller's netns goes in netns_path; NULL is none.
+	assert_int_equal(psb_client_create_netns(c, "sb1", cfg, len, NULL,
+	                         "/var/run/netns/cni-1", &err),
+	        0);
+	req = srv_last(s);
+	assert_string_equal(req->create->sandbox_id, "sb1");
+	assert_string_equal(req->create->runtime_handler, "");
+	assert_string_equal(req->create->netns_path, "/var/run/netns/cni-1");
+	assert_string_equal(
+	        req->create->config->metadata->name, "nginx-sandbox");
+	podsandbox__v1__request__free_unpacked(req, NULL);
+	assert_int_equal(psb_client_create_netns(
+	                         c, "sb1", cfg, len, "runc", NULL, &err),
+	        0);
+	req = srv_last(s);
+	assert_string_equal(req->create->netns_path, "");
+	podsandbox__v1__request__free_unpacked(req, NULL);
+	free(cfg);
 
 	assert_int_equal(psb_client_start(c, "sb1", &inst, &err), 0);
 	assert_string_equal(inst.sandbox_id, "sb1");

@@ -707,6 +707,109 @@ test_decode_nul(void **state)
 	                "/logsX", "create.config.log_directory: contains"});
 }
 
+// ---- decode: netns_path ----
+
+// netns_einval_cb sets the Create's netns_path to arg[0] and expects
+// INVALID_ARGUMENT naming arg[1].
+static void
+netns_einval_cb(const pb_req_t *r, const void *arg)
+{
+	const char *const *cs = arg; // {netns_path, expected message}
+
+	r->create->netns_path = (char *)cs[0];
+	expect_einval(r, cs[1]);
+}
+
+// netns_ok_cb decodes with netns_path arg (the config as create_ok_cb).
+static psb_request_t netns_req;
+
+static void
+netns_ok_cb(const pb_req_t *r, const void *arg)
+{
+	r->create->netns_path = (char *)arg;
+	create_ok_cb(r, &netns_req);
+}
+
+static void
+netns_nul_cb(const pb_req_t *r, const void *arg)
+{
+	r->create->netns_path = "/run/netns/Xx";
+	nul_cb(r, arg);
+}
+
+// A netns the caller made: an absolute path without "..", at most 4095
+// bytes, for network POD pods only; empty is none (NULL).
+static void
+test_decode_netns(void **state)
+{
+	static const char pod_net[] =
+	        "{" MD ",'linux':{'security_context':{'namespace_options':"
+	        "{'network':'POD','pid':'CONTAINER'}}}}";
+	static const char node_net[] =
+	        "{" MD ",'linux':{'security_context':{'namespace_options':"
+	        "{'network':'NODE'}}}}";
+	static const char *const dotdot[] = {"/run/netns/../x",
+	        "/run/netns/..", "/..", "/../run/netns/x", "/a/../../b"};
+	char                     q[160];
+	char                    *longp = malloc(4097);
+
+	// Set, with a config that names network POD, or none (POD).
+	with_create(pod_net, "sb", "", netns_ok_cb, "/var/run/netns/cni-1");
+	assert_string_equal(netns_req.netns_path, "/var/run/netns/cni-1");
+	with_create("{" MD "}", "sb", "runc", netns_ok_cb, "/run/netns/a..b");
+	assert_string_equal(netns_req.netns_path, "/run/netns/a..b");
+	assert_string_equal(netns_req.runtime_handler, "runc");
+	with_create(
+	        "{" MD "}", "sb", "", netns_ok_cb, "/run/netns/..x/.../x..");
+	assert_string_equal(netns_req.netns_path, "/run/netns/..x/.../x..");
+	// Empty is none; so is a NODE pod without one.
+	with_create(pod_net, "sb", "", netns_ok_cb, "");
+	assert_null(netns_req.netns_path);
+	with_create(node_net, "sb", "", netns_ok_cb, "");
+	assert_null(netns_req.netns_path);
+	decode_done();
+
+	with_create("{" MD "}", "sb", "", netns_einval_cb,
+	        (const char *[]) {"run/netns/x",
+	                "create.netns_path: \"run/netns/x\" is not an "
+	                "absolute path"});
+	with_create("{" MD "}", "sb", "", netns_einval_cb,
+	        (const char *[]) {
+	                "netns-1", "create.netns_path: \"netns-1\""});
+	for (size_t i = 0; i < PSB_NELEM(dotdot); i++) {
+		snprintf(q, sizeof(q),
+		        "create.netns_path: \"%s\" has a \"..\" component",
+		        dotdot[i]);
+		with_create("{" MD "}", "sb", "", netns_einval_cb,
+		        (const char *[]) {dotdot[i], q});
+	}
+	// At most 4095 bytes.
+	assert_non_null(longp);
+	memset(longp, 'n', 4096);
+	longp[0]    = '/';
+	longp[4096] = '\0';
+	with_create("{" MD "}", "sb", "", netns_einval_cb,
+	        (const char *[]) {
+	                longp, "create.netns_path: 4096 bytes, at most 4095"});
+	longp[4095] = '\0';
+	with_create("{" MD "}", "sb", "", netns_ok_cb, longp);
+	assert_int_equal(strlen(netns_req.netns_path), 4095);
+	decode_done();
+	free(longp);
+	// Only for a pod network the daemon would otherwise make.
+	with_create(node_net, "sb", "", netns_einval_cb,
+	        (const char *[]) {"/var/run/netns/cni-1",
+	                "create.netns_path: netns_path is for network POD "
+	                "pods"});
+	with_create(crictl_example, "sb", "", netns_einval_cb,
+	        (const char *[]) {"/var/run/netns/cni-1",
+	                "netns_path is for network POD pods"});
+	// The wire check covers it like every string field.
+	with_create("{" MD "}", "sb", "", netns_nul_cb,
+	        (const char *[]) {
+	                "/run/netns/Xx", "create.netns_path: contains a NUL"});
+}
+
 // Field number 0 is refused in every encoding of its tag, at any depth:
 // protobuf-c refuses it only in a one-byte tag.
 static void
@@ -1403,6 +1506,7 @@ main(void)
 	        cmocka_unit_test(test_decode_limits),
 	        cmocka_unit_test(test_decode_config_rules),
 	        cmocka_unit_test(test_decode_nul),
+	        cmocka_unit_test(test_decode_netns),
 	        cmocka_unit_test(test_decode_field_zero),
 	        cmocka_unit_test(test_create_canonical_maps),
 	        cmocka_unit_test(test_create_duplicate_key),

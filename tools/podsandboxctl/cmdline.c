@@ -21,6 +21,7 @@
 static const ctl_optdef_t cl_create_opts[] = {
         {"id", 0, CTL_OPT_STRING, OPT(id), 0, NULL},
         {"runtime", 0, CTL_OPT_STRING, OPT(runtime), 0, NULL},
+        {"netns", 0, CTL_OPT_STRING, OPT(netns), 0, NULL},
         {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -32,7 +33,12 @@ static const ctl_optdef_t cl_status_opts[] = {
 // Help lines that two rows share.
 #define CL_CREATE_HELP                                                        \
 	"  --id ID              sandbox id (default: 32 random hex digits)\n" \
-	"  --runtime HANDLER    runtime handler (default: the daemon's)\n"
+	"  --runtime HANDLER    runtime handler (default: the daemon's)\n"    \
+	"  --netns PATH         join this network namespace, made by the\n"   \
+	"                       caller (an absolute path; network POD pods\n" \
+	"                       only): the daemon then neither makes nor\n"   \
+	"                       removes one and runs no CNI (default: the\n"  \
+	"                       daemon makes the pod's own)\n"
 #define CL_STATUS_HELP "  -v, --verbose        add the daemon's info JSON\n"
 
 // In the order `podsandboxctl help` lists them. min_args/max_args bound
@@ -46,7 +52,8 @@ const ctl_verb_t ctl_verbs[] = {
                 .max_args = 1,
                 // The config file is read (and judged) first.
                 .own_client = true,
-                .args       = "CONFIG.json [--id ID] [--runtime HANDLER]",
+                .args       = "CONFIG.json [--id ID] [--runtime HANDLER] "
+                              "[--netns PATH]",
                 .summary    = "Create and start a sandbox from a crictl pod "
                               "config; prints its id",
                 .help       = CL_CREATE_HELP,
@@ -58,7 +65,8 @@ const ctl_verb_t ctl_verbs[] = {
                 .min_args   = 1,
                 .max_args   = 1,
                 .own_client = true,
-                .args       = "CONFIG.json [--id ID] [--runtime HANDLER]",
+                .args       = "CONFIG.json [--id ID] [--runtime HANDLER] "
+                              "[--netns PATH]",
                 .summary    = "Create a sandbox without starting it; prints "
                               "its id",
                 .help       = CL_CREATE_HELP,

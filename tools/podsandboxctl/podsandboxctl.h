@@ -37,6 +37,7 @@ typedef struct ctl {
 typedef struct ctl_opts {
 	const char *id;        // run, create: --id
 	const char *runtime;   // run, create: --runtime
+	const char *netns;     // run, create: --netns
 	uint64_t    timeout;   // stop: --timeout SECS; wait: --timeout MS
 	uint64_t    since;     // events: --since
 	bool        verbose;   // status: -v

@@ -123,7 +123,8 @@ ctl_create_common(
 		free(cfg);
 		return (rc);
 	}
-	rc = psb_client_create(ctl->c, id, cfg, len, o->runtime, &err);
+	rc = psb_client_create_netns(
+	        ctl->c, id, cfg, len, o->runtime, o->netns, &err);
 	free(cfg);
 	if (rc != 0) {
 		return (ctl_api_error(&err));

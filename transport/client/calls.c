@@ -29,6 +29,15 @@ psb_client_create(psb_client_t *c, const char *id, const void *config,
         size_t config_len, const char *runtime_handler,
         psb_client_error_t *err)
 {
+	return (psb_client_create_netns(
+	        c, id, config, config_len, runtime_handler, NULL, err));
+}
+
+PSB_PUBLIC int
+psb_client_create_netns(psb_client_t *c, const char *id, const void *config,
+        size_t config_len, const char *runtime_handler, const char *netns_path,
+        psb_client_error_t *err)
+{
 	Podsandbox__V1__CreateRequest cr =
 	        PODSANDBOX__V1__CREATE_REQUEST__INIT;
 	int rv;
@@ -46,6 +55,9 @@ psb_client_create(psb_client_t *c, const char *id, const void *config,
 	}
 	cr.runtime_handler =
 	        (char *)(runtime_handler != NULL ? runtime_handler : "");
+	// The daemon judges the path (absolute, no "..", network POD only).
+	cr.netns_path = (char *)(netns_path != NULL ? netns_path : "");
+
 	rv = psb_client_unary(c, PSB_CM_CREATE, id, &cr.base,
 	        psb_client_timeout_ms(c), NULL, err);
 	podsandbox__v1__pod_sandbox_config__free_unpacked(cr.config, NULL);

@@ -152,9 +152,26 @@ int psb_config_from_json(
         const char *json, void **bytes, size_t *len, psb_client_error_t *err);
 
 // The calls. id must be a valid sandbox id.
+//
+// psb_client_create: config is the encoded PodSandboxConfig (see
+// psb_config_from_json); runtime_handler NULL or "" = the daemon's
+// default. Idempotent for the same id, config, handler (and netns path).
 int psb_client_create(psb_client_t *c, const char *id, const void *config,
         size_t config_len, const char *runtime_handler,
         psb_client_error_t *err);
+// psb_client_create_netns is psb_client_create with netns_path, a network
+// namespace the caller made (an absolute path such as
+// "/var/run/netns/cni-1234", at most 4095 bytes, no ".." component), or
+// NULL/"" for none (then it is psb_client_create). With a path, a pod whose
+// config asks for network POD joins that namespace: the daemon neither
+// makes nor removes a netns for it and runs no CNI; the caller owns the
+// namespace and its network. A config with network NODE and a path is
+// INVALID_ARGUMENT, as is a path that breaks the rules above. The path is
+// part of what a retried Create must repeat: the same id with another (or
+// no) path is ALREADY_EXISTS.
+int psb_client_create_netns(psb_client_t *c, const char *id,
+        const void *config, size_t config_len, const char *runtime_handler,
+        const char *netns_path, psb_client_error_t *err);
 int psb_client_start(psb_client_t *c, const char *id, psb_instance_t *out,
         psb_client_error_t *err);
 int psb_client_stop(psb_client_t *c, const char *id, uint32_t timeout_secs,
