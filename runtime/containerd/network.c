@@ -510,55 +510,7 @@ net_plan(ctrd_op_t *o)
 	net_record(o, net_create);
 }
 
-// net_old_down: a network left by an earlier attempt of this sandbox (a
-// crash mid-start, recovered as CREATED) goes before a new one is made.
-static void net_old_step(ctrd_op_t *o);
-
-static void
-net_old_done(
-        void *arg, int status, const char *message, ProtobufCMessage *resp)
-{
-	ctrd_op_t *o = arg;
-
-	(void)resp;
-	if (o->c->closing) {
-		return;
-	}
-	if (status != PSB_GRPC_OK) {
-		ctrd_start_fail(o, PSB_ERUNTIME,
-		        "start: removing the pod network of an earlier "
-		        "attempt: "
-		        "%s",
-		        message);
-		return;
-	}
-	net_old_step(o);
-}
-
-static void
-net_old_step(ctrd_op_t *o)
-{
-	int rv = 0;
-
-	if (ctrd_net_needs_del(o)) {
-		rv = ctrd_net_call_del(o, net_old_done);
-	} else if (ctrd_net_needs_netns(o)) {
-		rv = ctrd_net_call_remove(o, net_old_done);
-	} else if (o->net_wanted) {
-		net_plan(o);
-		return;
-	} else {
-		ctrd_net_release(&o->net);
-		o->net_next(o);
-		return;
-	}
-	if (rv != 0) {
-		ctrd_start_fail(o, rv,
-		        "start: removing the pod network of an earlier "
-		        "attempt "
-		        "could not begin");
-	}
-}
+static void net_walk(ctrd_op_t *o);
 
 void
 ctrd_net_start(ctrd_op_t *o, void (*next)(ctrd_op_t *o))
@@ -576,7 +528,7 @@ ctrd_net_start(ctrd_op_t *o, void (*next)(ctrd_op_t *o))
 		        "pod network of an earlier attempt: removing it "
 		        "first");
 	}
-	net_old_step(o);
+	net_walk(o);
 }
 
 // ---- the teardown ----------------------------------------------------------
@@ -724,12 +676,16 @@ ctrd_net_call_remove(ctrd_op_t *o, psb_grpc_unary_cb cb)
 	return (rv);
 }
 
-// ---- net_down (Stop) -------------------------------------------------------
+// ---- the walk: the teardown's network steps, then what follows ----------
 
-static void nd_step(ctrd_op_t *o);
+// Two operations walk the teardown's network steps outside the teardown
+// table: a start, for a network an earlier attempt left (a crash
+// mid-start, recovered as CREATED), before it makes its own; and
+// net_down (Stop). net_walk_failed and net_walk_over say what each does
+// at the end.
 
 static void
-nd_failed(ctrd_op_t *o, const char *message)
+net_walk_failed(ctrd_op_t *o, int code, const char *message)
 {
 	psb_rt_event_t ev = {
 	        .event      = PSB_EV_NET_DOWN_FAILED,
@@ -739,13 +695,67 @@ nd_failed(ctrd_op_t *o, const char *message)
 	        .message    = message,
 	};
 
+	if (o->kind == CTRD_OP_START) {
+		ctrd_start_fail(o, code,
+		        "start: removing the pod network of an earlier "
+		        "attempt: %s",
+		        message);
+		return;
+	}
 	psb_log_sb(PSB_LOG_WARN, o->id, "stop: %s", message);
 	ctrd_emit(o->c, &ev);
 	ctrd_op_free(o);
 }
 
+// net_down_ok ends a net_down: NET_DOWN_OK with what was recorded,
+// without the network.
 static void
-nd_done(void *arg, int status, const char *message, ProtobufCMessage *resp)
+net_down_ok(ctrd_op_t *o)
+{
+	json_t *res = json_loads(
+	        o->resources != NULL ? o->resources : "{}", 0, NULL);
+	char          *text;
+	psb_rt_event_t ev = {
+	        .event      = PSB_EV_NET_DOWN_OK,
+	        .sandbox_id = o->id,
+	        .generation = o->generation,
+	};
+
+	if (res == NULL) {
+		res = json_object();
+	}
+	json_object_del(res, PSB_RT_NETWORK);
+	if (o->net.netns != NULL) {
+		// Status' netNamespaceClosed (core/reply.c).
+		json_object_set_new(
+		        res, "closedNetns", json_string(o->net.netns));
+	}
+	text         = json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	ev.resources = text;
+	json_decref(res);
+	psb_log_sb(PSB_LOG_INFO, o->id, "pod network %s torn down",
+	        o->net.name != NULL ? o->net.name : "");
+	ctrd_emit(o->c, &ev);
+	free(text);
+	ctrd_op_free(o);
+}
+
+static void
+net_walk_over(ctrd_op_t *o)
+{
+	if (o->kind != CTRD_OP_START) {
+		net_down_ok(o);
+	} else if (o->net_wanted) {
+		net_plan(o);
+	} else {
+		ctrd_net_release(&o->net);
+		o->net_next(o);
+	}
+}
+
+static void
+net_walk_done(
+        void *arg, int status, const char *message, ProtobufCMessage *resp)
 {
 	ctrd_op_t *o = arg;
 
@@ -754,53 +764,29 @@ nd_done(void *arg, int status, const char *message, ProtobufCMessage *resp)
 		return;
 	}
 	if (status != PSB_GRPC_OK) {
-		nd_failed(o, message);
+		net_walk_failed(o, PSB_ERUNTIME, message);
 		return;
 	}
-	nd_step(o);
+	net_walk(o);
 }
 
 static void
-nd_step(ctrd_op_t *o)
+net_walk(ctrd_op_t *o)
 {
-	int rv = 0;
+	int rv;
 
 	if (ctrd_net_needs_del(o)) {
-		rv = ctrd_net_call_del(o, nd_done);
+		rv = ctrd_net_call_del(o, net_walk_done);
 	} else if (ctrd_net_needs_netns(o)) {
-		rv = ctrd_net_call_remove(o, nd_done);
+		rv = ctrd_net_call_remove(o, net_walk_done);
 	} else {
-		// Down: what was recorded, without the network.
-		json_t *res = json_loads(
-		        o->resources != NULL ? o->resources : "{}", 0, NULL);
-		char          *text;
-		psb_rt_event_t ev = {
-		        .event      = PSB_EV_NET_DOWN_OK,
-		        .sandbox_id = o->id,
-		        .generation = o->generation,
-		};
-
-		if (res == NULL) {
-			res = json_object();
-		}
-		json_object_del(res, PSB_RT_NETWORK);
-		if (o->net.netns != NULL) {
-			// Status' netNamespaceClosed (core/reply.c).
-			json_object_set_new(
-			        res, "closedNetns", json_string(o->net.netns));
-		}
-		text = json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		ev.resources = text;
-		json_decref(res);
-		psb_log_sb(PSB_LOG_INFO, o->id, "pod network %s torn down",
-		        o->net.name != NULL ? o->net.name : "");
-		ctrd_emit(o->c, &ev);
-		free(text);
-		ctrd_op_free(o);
+		net_walk_over(o);
 		return;
 	}
 	if (rv != 0) {
-		nd_failed(o, "tearing the pod network down could not begin");
+		net_walk_failed(o, rv,
+		        "tearing the pod network down could not "
+		        "begin");
 	}
 }
 
@@ -820,6 +806,6 @@ ctrd_net_down(void *impl, const psb_rt_sandbox_t *sb, psb_error_t *err)
 	        sb->config_json != NULL ? xstrdup(sb->config_json) : NULL;
 	(void)ctrd_net_recorded(&o->net, sb->resources);
 	// An empty network would end (and emit) inside this call: defer.
-	ctrd_defer(o, nd_step);
+	ctrd_defer(o, net_walk);
 	return (0);
 }
