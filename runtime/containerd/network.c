@@ -199,8 +199,9 @@ net_quantity(const char *s, uint64_t *out)
 }
 
 // net_runtime_config is every capability this runtime offers a plugin,
-// from the pod config (reference §2.3 step 4): port mappings, bandwidth
-// (the kubernetes.io annotations), DNS and the cgroup parent.
+// from the pod config (reference §2.3 step 4): port mappings, the pod's
+// annotations (io.kubernetes.cri.pod-annotations), bandwidth (from the
+// kubernetes.io annotations), DNS and the cgroup parent.
 static char *
 net_runtime_config(const json_t *cfg)
 {
@@ -241,6 +242,8 @@ net_runtime_config(const json_t *cfg)
 	json_object_set_new(rc, "portMappings", pm);
 
 	ann = json_object_get(cfg, "annotations");
+	json_object_set_new(rc, "io.kubernetes.cri.pod-annotations",
+	        json_is_object(ann) ? json_deep_copy(ann) : json_object());
 	{
 		json_t *bw = json_object();
 
