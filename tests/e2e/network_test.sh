@@ -172,10 +172,18 @@ s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", 8080)); s.listen(1); s.settimeout(20)
 c, _ = s.accept(); c.sendall(b"hello from pod a\n"); c.close()' &
 lpid=$!
-sleep 0.5
+# The listener may take a moment to start: connect until it answers (10 s).
 got=$(hns python3 -c '
-import socket, sys
-c = socket.create_connection((sys.argv[1], 18080), timeout=5)
+import socket, sys, time
+end = time.time() + 10
+while True:
+    try:
+        c = socket.create_connection((sys.argv[1], 18080), timeout=5)
+        break
+    except OSError:
+        if time.time() > end:
+            raise
+        time.sleep(0.1)
 print(c.recv(100).decode().strip())' 10.89.0.1 2>&1)
 check "the port mapping reaches the listener in the pod ($got)" \
 	"[ '$got' = 'hello from pod a' ]"
