@@ -137,6 +137,21 @@ ctrd_op_pending(ctrd_t *c, const char *id)
 	return (false);
 }
 
+bool
+ctrd_start_before_task(ctrd_t *c, const char *id)
+{
+	ctrd_op_t *o;
+
+	PSB_LIST_FOREACH(&c->ops, o)
+	{
+		if (o->kind == CTRD_OP_START && strcmp(o->id, id) == 0 &&
+		        (o->made & CTRD_MADE_TASK) == 0) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
 int
 ctrd_id_check(const char *id, psb_error_t *err)
 {

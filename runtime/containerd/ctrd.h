@@ -134,6 +134,11 @@ int ctrd_id_check(const char *id, psb_error_t *err);
 // (backend.c).
 bool ctrd_op_pending(ctrd_t *c, const char *id);
 
+// ctrd_start_before_task is true while a start of id is in flight that
+// has not created its task yet: an exit reported for id then is of an
+// earlier task (an orphan's being removed), never of this start's.
+bool ctrd_start_before_task(ctrd_t *c, const char *id);
+
 void ctrd_exits_start(ctrd_t *c);
 void ctrd_exits_stop(ctrd_t *c);
 

@@ -462,6 +462,16 @@ ctrd_exit_handle(
 	if (t == NULL || t->exit_reported || t->reaping) {
 		return; // not ours, or already claimed
 	}
+	if (t->pid == 0 && ctrd_start_before_task(c, id)) {
+		// e.g. the TaskExit of an orphan of the same id that the
+		// start-up probe is removing while a new start waits for it.
+		psb_log_sb(PSB_LOG_DEBUG, id,
+		        "containerd: exit of an earlier task (pid %u) "
+		        "ignored: "
+		        "the start in flight has not made its task yet",
+		        (unsigned)pid);
+		return;
+	}
 	// containerd's TaskExit carries the status: report it now and reap
 	// (Tasks.Delete, 10-40 ms) afterwards, so EXITED shows as soon as
 	// containerd knows. A Shutdown racing the reap finds NotFound, which

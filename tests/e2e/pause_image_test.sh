@@ -242,6 +242,12 @@ for sig in SIGTERM SIGINT SIGKILL; do
 		continue
 	fi
 	ok "ctr run: pause task $id runs (pid $task_pid)"
+	# runc's init may still be on its way to exec /pause when ctr run
+	# returns (seen on a loaded machine): give it 2 s.
+	for ((i = 0; i < 20; i++)); do
+		[[ "$(tr '\0' ' ' <"/proc/$task_pid/cmdline" 2>/dev/null)" == '/pause ' ]] && break
+		sleep 0.1
+	done
 	check "$id: the process is /pause, running" \
 		"[ \"\$(cat /proc/$task_pid/cmdline | tr '\\0' ' ')\" = '/pause ' ] &&
 		 ! grep -q '^State:.*Z' /proc/$task_pid/status"
