@@ -551,6 +551,10 @@ psb_server_start(struct ev_loop *loop, const psb_dispatch_t *dispatch,
 		        "%s: cannot open any receiving context", api);
 		goto fail;
 	}
+	if ((rv = srv_watch_start(s, api, evu, mode, opts->allow_tcp, err)) !=
+	        0) {
+		goto fail;
+	}
 	*out = s;
 	return (0);
 
@@ -624,6 +628,7 @@ psb_server_free(psb_server_t *s)
 	if (s == NULL) {
 		return;
 	}
+	srv_watch_stop(s); // before any listener or socket goes
 	psb_server_stop(s);
 	srv_flush(s);
 	s->closing = true;

@@ -84,12 +84,34 @@ struct psb_server {
 	uint32_t            *gone;
 	size_t               n_gone, cap_gone;
 	bool                 pipes_off; // stop queueing pipe events
+
+	// The listeners' watchdog (watchdog.c): its thread and what it
+	// needs to listen again.
+	pthread_t            watch_thread;
+	bool                 watch_running;
+	bool                 watch_stop; // guarded by watch_mtx
+	pthread_mutex_t      watch_mtx;  // also held while it restarts
+	pthread_cond_t       watch_cv;
+	char                *watch_api; // the URLs, copied
+	char                *watch_events;
+	uint32_t             watch_mode;
+	bool                 watch_allow_tcp;
+	atomic_uint_fast64_t listener_restarts;
 };
 
 // srv_peer_allowed: uid or gid is on the allow-list (root and the
 // daemon's own user always are). Reads only fields fixed before the
 // listeners start: any thread.
 bool srv_peer_allowed(const psb_server_t *s, uint64_t uid, uint64_t gid);
+
+// srv_watch_start starts the listeners' watchdog (watchdog.c): a thread
+// that dials the API and events URLs once a second and, when a listener
+// has stopped completing handshakes (nng issue #1518), closes it and
+// listens again. srv_watch_stop stops and joins it (and is a no-op when
+// it was never started); psb_server_free calls it first.
+int  srv_watch_start(psb_server_t *s, const char *api, const char *events,
+         uint32_t mode, bool allow_tcp, psb_error_t *err);
+void srv_watch_stop(psb_server_t *s);
 
 // srv_listen checks url (ipc: its directory's owner and mode; tcp: only
 // with allow_tcp), then creates and starts a listener on sock with the
