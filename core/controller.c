@@ -28,198 +28,6 @@ static void ctl_rt_sink(void *arg, const psb_rt_event_t *rev);
 	(PSB_A_RT_START | PSB_A_RT_KILL | PSB_A_RT_DELETE | PSB_A_RT_NET_DOWN)
 
 //
-// Small helpers.
-//
-
-static void
-rec_free_ips(sb_rec_t *r)
-{
-	for (size_t i = 0; i < r->nips; i++) {
-		free(r->ips[i]);
-	}
-	free(r->ips);
-	r->ips  = NULL;
-	r->nips = 0;
-}
-
-void
-ctl_rec_free(sb_rec_t *r)
-{
-	free(r->resources);
-	free(r->last_error);
-	rec_free_ips(r);
-	r->resources  = NULL;
-	r->last_error = NULL;
-}
-
-static void
-rec_copy(sb_rec_t *dst, const sb_rec_t *src)
-{
-	*dst            = *src;
-	dst->resources  = src->resources ? xstrdup(src->resources) : NULL;
-	dst->last_error = src->last_error ? xstrdup(src->last_error) : NULL;
-	dst->ips = src->nips ? xcalloc(src->nips, sizeof(char *)) : NULL;
-	for (size_t i = 0; i < src->nips; i++) {
-		dst->ips[i] = xstrdup(src->ips[i]);
-	}
-}
-
-static void
-set_str(char **dst, const char *src)
-{
-	free(*dst);
-	*dst = src != NULL ? xstrdup(src) : NULL;
-}
-
-// rec_set_resources records what the runtime reported, whether it names
-// a pod network (the NET_UP guard) and the network's IPs: parsed once
-// here, so that neither guards nor Status ever parse.
-static void
-rec_set_resources(sb_rec_t *r, const char *resources)
-{
-	json_t       *res = resources ? json_loads(resources, 0, NULL) : NULL;
-	const json_t *net = json_object_get(res, PSB_RT_NETWORK);
-	const json_t *ip;
-	size_t        i;
-
-	set_str(&r->resources, resources);
-	rec_free_ips(r);
-	r->net_up = json_is_object(net);
-	json_array_foreach(json_object_get(net, "ips"), i, ip)
-	{
-		if (json_is_string(ip)) {
-			r->ips = xrealloc(
-			        r->ips, (r->nips + 1) * sizeof(char *));
-			r->ips[r->nips++] = xstrdup(json_string_value(ip));
-		}
-	}
-	json_decref(res);
-}
-
-//
-// Sandboxes.
-//
-
-static void ctl_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents);
-
-static psb_sandbox_t *
-sb_alloc(psb_controller_t *c, const char *id)
-{
-	psb_sandbox_t *sb = xcalloc(1, sizeof(*sb));
-
-	snprintf(sb->id, sizeof(sb->id), "%s", id);
-	sb->ctl             = c;
-	sb->rec.exit_status = -1;
-	ev_timer_init(&sb->deadline, ctl_deadline_cb, 0., 0.);
-	sb->deadline.data = sb;
-	PSB_LIST_INIT(&sb->held, ctl_req_t, node);
-	return (sb);
-}
-
-void
-ctl_sb_free(psb_sandbox_t *sb)
-{
-	ev_timer_stop(sb->ctl->loop, &sb->deadline);
-	ctl_rec_free(&sb->rec);
-	if (sb->touched) {
-		ctl_rec_free(&sb->snap);
-	}
-	free(sb->config);
-	free(sb->config_json);
-	free(sb->labels);
-	free(sb->runtime_handler);
-	free(sb->netns_path);
-	free(sb);
-}
-
-psb_sandbox_t *
-ctl_sandbox_load(psb_controller_t *c, const psb_store_row_t *row)
-{
-	psb_sandbox_t *sb = sb_alloc(c, row->id);
-
-	sb->rec.state       = row->state;
-	sb->rec.generation  = row->generation;
-	sb->rec.pid         = row->pid;
-	sb->rec.created_at  = row->created_at;
-	sb->rec.started_at  = row->started_at;
-	sb->rec.exited_at   = row->exited_at;
-	sb->rec.exit_status = row->exit_status;
-	sb->rec.updated_at  = row->updated_at;
-	rec_set_resources(&sb->rec, row->resources);
-	sb->config_len = row->config_len;
-	sb->config =
-	        row->config_len ? xmemdup(row->config, row->config_len) : NULL;
-	sb->config_json = row->config_json ? xstrdup(row->config_json) : NULL;
-	sb->labels      = row->labels ? xstrdup(row->labels) : NULL;
-	sb->runtime_handler =
-	        row->runtime_handler ? xstrdup(row->runtime_handler) : NULL;
-	sb->netns_path = row->netns_path ? xstrdup(row->netns_path) : NULL;
-	// Stop/Shutdown requests an operation in flight was to carry out.
-	sb->rec.want = row->want & (PSB_G_WANT_STOP | PSB_G_WANT_SHUTDOWN);
-	psb_map_put(c->sandboxes, sb->id, sb);
-	return (sb);
-}
-
-void
-ctl_rt_sandbox(const psb_sandbox_t *sb, psb_rt_sandbox_t *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->id              = sb->id;
-	out->generation      = sb->rec.generation;
-	out->config          = sb->config;
-	out->config_len      = sb->config_len;
-	out->runtime_handler = sb->runtime_handler;
-	out->netns_path      = sb->netns_path;
-	out->pid             = sb->rec.pid;
-	out->resources       = sb->rec.resources;
-}
-
-// sb_touch snapshots sb at its first change in a tick.
-static void
-sb_touch(psb_controller_t *c, psb_sandbox_t *sb)
-{
-	if (sb->touched) {
-		return;
-	}
-	sb->touched = true;
-	rec_copy(&sb->snap, &sb->rec);
-	psb_list_append(&c->touched, sb);
-}
-
-static void
-sb_row(const psb_sandbox_t *sb, psb_store_row_t *row)
-{
-	memset(row, 0, sizeof(*row));
-	row->id              = sb->id;
-	row->state           = sb->rec.state;
-	row->generation      = sb->rec.generation;
-	row->config          = sb->config;
-	row->config_len      = sb->config_len;
-	row->config_json     = sb->config_json;
-	row->runtime_handler = sb->runtime_handler;
-	row->netns_path      = sb->netns_path;
-	row->labels          = sb->labels;
-	row->resources       = sb->rec.resources;
-	row->pid             = sb->rec.pid;
-	row->created_at      = sb->rec.created_at;
-	row->started_at      = sb->rec.started_at;
-	row->exited_at       = sb->rec.exited_at;
-	row->exit_status     = sb->rec.exit_status;
-	row->updated_at      = sb->rec.updated_at;
-	row->want            = sb->rec.want;
-}
-
-static void
-tick_fail(psb_controller_t *c, psb_error_t *err)
-{
-	if (!c->tick_error) {
-		c->tick_error     = true;
-		c->tick_error_msg = xstrdup(psb_error_message(err));
-	}
-	psb_error_release(err);
-}
-
-//
 // Stepping one event.
 //
 
@@ -358,7 +166,7 @@ ctl_journal(psb_controller_t *c, psb_sandbox_t *sb, const ctl_event_t *e,
 	j.to         = to;
 	j.detail     = detail;
 	if (psb_store_journal_append(c->store, &j, &err) != 0) {
-		tick_fail(c, &err);
+		ctl_tick_fail(c, &err);
 	}
 	free(detail);
 	o = out_add(c, OB_PUBLISH, sb);
@@ -378,7 +186,7 @@ ctl_journal(psb_controller_t *c, psb_sandbox_t *sb, const ctl_event_t *e,
 static psb_sandbox_t *
 apply_insert(psb_controller_t *c, ctl_event_t *e, int64_t now)
 {
-	psb_sandbox_t *sb = sb_alloc(c, e->id);
+	psb_sandbox_t *sb = ctl_sb_alloc(c, e->id);
 
 	sb->config          = TAKE_PTR(e->config);
 	sb->config_len      = e->config_len;
@@ -418,7 +226,7 @@ apply_record(psb_controller_t *c, psb_sandbox_t *sb, const ctl_event_t *e,
 		sb->rec.started_at  = 0;
 		sb->rec.exited_at   = 0;
 		sb->rec.exit_status = -1;
-		set_str(&sb->rec.last_error, NULL);
+		ctl_set_str(&sb->rec.last_error, NULL);
 	}
 	if (a & PSB_A_RECORD_PID) {
 		sb->rec.pid        = e->pid;
@@ -448,11 +256,11 @@ apply_record(psb_controller_t *c, psb_sandbox_t *sb, const ctl_event_t *e,
 		dirty = true;
 	}
 	if (e->resources != NULL && e->req == NULL) {
-		rec_set_resources(&sb->rec, e->resources);
+		ctl_rec_set_resources(&sb->rec, e->resources);
 		dirty = true;
 	}
 	if (e->req == NULL && e->code != 0 && e->message != NULL) {
-		set_str(&sb->rec.last_error, e->message);
+		ctl_set_str(&sb->rec.last_error, e->message);
 	}
 	sb->rec.state = rule->next;
 	if (rule->next != from) {
@@ -554,22 +362,22 @@ ctl_apply(psb_controller_t *c, psb_sandbox_t *sb, ctl_event_t *e,
 		}
 		sb = apply_insert(c, e, now);
 	}
-	sb_touch(c, sb);
+	ctl_sb_touch(c, sb);
 	dirty = apply_record(c, sb, e, rule, now);
 
 	// Row and journal go into this tick's transaction.
 	if (a & PSB_A_REMOVE) {
 		if (psb_store_remove(c->store, sb->id, &err) != 0) {
-			tick_fail(c, &err);
+			ctl_tick_fail(c, &err);
 		}
 		psb_map_del(c->sandboxes, sb->id);
 		sb->gone = true;
 	} else if (dirty) {
 		psb_store_row_t row;
 
-		sb_row(sb, &row);
+		ctl_sb_row(sb, &row);
 		if (psb_store_put(c->store, &row, &err) != 0) {
-			tick_fail(c, &err);
+			ctl_tick_fail(c, &err);
 		}
 	}
 	if (rule->next != from) {
@@ -657,12 +465,12 @@ ctl_record(psb_controller_t *c, ctl_event_t *e)
 		o->code = PSB_ESTALE;
 		return;
 	}
-	sb_touch(c, sb);
-	rec_set_resources(&sb->rec, e->resources);
+	ctl_sb_touch(c, sb);
+	ctl_rec_set_resources(&sb->rec, e->resources);
 	sb->rec.updated_at = psb_now_ns();
-	sb_row(sb, &row);
+	ctl_sb_row(sb, &row);
 	if (psb_store_put(c->store, &row, &err) != 0) {
-		tick_fail(c, &err);
+		ctl_tick_fail(c, &err);
 	}
 }
 
@@ -823,7 +631,7 @@ ctl_sync_timer(psb_controller_t *c, psb_sandbox_t *sb)
 	ev_timer_start(c->loop, &sb->deadline);
 }
 
-static void
+void
 ctl_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	psb_sandbox_t *sb = w->data;

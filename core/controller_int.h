@@ -226,8 +226,23 @@ void       ctl_retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
 void ctl_process(psb_controller_t *c, ctl_event_t *e);
 void ctl_run_rt(psb_controller_t *c, ctl_out_t *o);
 void ctl_sync_timer(psb_controller_t *c, psb_sandbox_t *sb);
+void ctl_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+// sandbox.c: records and sandboxes.
 void ctl_rec_free(sb_rec_t *r);
-void ctl_sb_free(psb_sandbox_t *sb);
+void ctl_rec_copy(sb_rec_t *dst, const sb_rec_t *src);
+void ctl_set_str(char **dst, const char *src); // a copy of src, or NULL
+// ctl_rec_set_resources records what the runtime reported, whether it
+// names a pod network (the NET_UP guard) and the network's IPs: parsed
+// once here, so that neither guards nor Status ever parse.
+void           ctl_rec_set_resources(sb_rec_t *r, const char *resources);
+psb_sandbox_t *ctl_sb_alloc(psb_controller_t *c, const char *id);
+void           ctl_sb_free(psb_sandbox_t *sb);
+// ctl_sb_touch snapshots sb at its first change in a tick (undo).
+void ctl_sb_touch(psb_controller_t *c, psb_sandbox_t *sb);
+void ctl_sb_row(const psb_sandbox_t *sb, psb_store_row_t *row);
+// ctl_tick_fail marks the tick failed (its transaction is rolled back).
+void ctl_tick_fail(psb_controller_t *c, psb_error_t *err);
 
 // recovery.c: called for every processed recovery event (FOUND_* or
 // RUNTIME_UNREACHABLE) after its step, and by the reprobe timer.
@@ -244,7 +259,7 @@ void ctl_unknown_note(psb_controller_t *c, psb_sandbox_t *sb);
 void ctl_recovery_forget(psb_controller_t *c, psb_sandbox_t *sb);
 void ctl_probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
-// controller.c helpers used by recovery.c.
+// sandbox.c helpers used by recovery.c too.
 psb_sandbox_t *ctl_sandbox_load(
         psb_controller_t *c, const psb_store_row_t *row);
 void ctl_rt_sandbox(const psb_sandbox_t *sb, psb_rt_sandbox_t *out);

@@ -123,33 +123,35 @@ ctrd_free_resp(ProtobufCMessage *resp)
 	}
 }
 
-bool
-ctrd_op_pending(ctrd_t *c, const char *id)
+// op_find returns the newest operation on id (of kind, or of any kind
+// when kind is -1), or NULL.
+static ctrd_op_t *
+op_find(ctrd_t *c, const char *id, int kind)
 {
 	ctrd_op_t *o;
 
 	PSB_LIST_FOREACH(&c->ops, o)
 	{
-		if (strcmp(o->id, id) == 0) {
-			return (true);
+		if (strcmp(o->id, id) == 0 &&
+		        (kind < 0 || (int)o->kind == kind)) {
+			return (o);
 		}
 	}
-	return (false);
+	return (NULL);
+}
+
+bool
+ctrd_op_pending(ctrd_t *c, const char *id)
+{
+	return (op_find(c, id, -1) != NULL);
 }
 
 bool
 ctrd_start_before_task(ctrd_t *c, const char *id)
 {
-	ctrd_op_t *o;
+	ctrd_op_t *o = op_find(c, id, CTRD_OP_START);
 
-	PSB_LIST_FOREACH(&c->ops, o)
-	{
-		if (o->kind == CTRD_OP_START && strcmp(o->id, id) == 0 &&
-		        (o->made & CTRD_MADE_TASK) == 0) {
-			return (true);
-		}
-	}
-	return (false);
+	return (o != NULL && (o->made & CTRD_MADE_TASK) == 0);
 }
 
 int
