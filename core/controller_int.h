@@ -197,6 +197,7 @@ struct psb_controller {
 	void (*recover_done_cb)(void *);
 	void  *recover_done_arg;
 	size_t awaiting_probe; // loaded sandboxes not yet probed once
+	size_t nprobing;       // sandboxes whose probe is out (probing)
 	// Requests held until awaiting_probe drops to 0 (List), FIFO.
 	psb_list_t gated;
 	uint64_t   commit_failures;

@@ -75,8 +75,25 @@ recovery_collect(void *arg, void *value)
 		sb->probing = true;
 		sb->probe_due =
 		        ev_now(c->loop) + c->opts.probe_timeout_ms / 1e3;
+		c->nprobing++;
 	}
 	return (0);
+}
+
+// probe_answered: sb's probe is in (or sb goes). The timer stays armed
+// for the earliest deadline until no probe is out: recomputing it over
+// every sandbox at each answer made a recovery of N sandboxes O(N^2)
+// (77 % of a 10,000-sandbox restart). Firing early only rescans.
+static void
+probe_answered(psb_controller_t *c, psb_sandbox_t *sb)
+{
+	if (!sb->probing) {
+		return;
+	}
+	sb->probing = false;
+	if (c->nprobing > 0 && --c->nprobing == 0) {
+		ev_timer_stop(c->loop, &c->probe_timer);
+	}
 }
 
 // probe_arm sets the probe timer to the earliest deadline of a sandbox
@@ -214,10 +231,7 @@ ctl_recovery_note(psb_controller_t *c, psb_sandbox_t *sb, psb_event_t ev)
 	} else {
 		sb->reprobe = false;
 	}
-	if (sb->probing) {
-		sb->probing = false;
-		probe_arm(c);
-	}
+	probe_answered(c, sb);
 	if (sb->awaiting_probe) {
 		// Its Status requests waited for this answer (committed
 		// by now: notes run after the commit).
@@ -229,6 +243,7 @@ ctl_recovery_note(psb_controller_t *c, psb_sandbox_t *sb, psb_event_t ev)
 void
 ctl_recovery_forget(psb_controller_t *c, psb_sandbox_t *sb)
 {
+	probe_answered(c, sb);
 	if (!sb->awaiting_probe) {
 		return;
 	}
