@@ -4,6 +4,8 @@
 
 #include "api/api.h"
 
+#include <string.h>
+
 #define ID   true
 #define NOID false
 
@@ -26,4 +28,11 @@ bool
 psb_method_needs_id(psb_method_t m)
 {
 	return ((unsigned)m < PSB_M_COUNT && api_methods[m].needs_id);
+}
+
+int
+psb_view_cmp(const void *a, const void *b)
+{
+	return (strcmp(((const psb_sandbox_view_t *)a)->id,
+	        ((const psb_sandbox_view_t *)b)->id));
 }

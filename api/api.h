@@ -88,6 +88,9 @@ typedef struct psb_sandbox_view {
 	size_t             n_additional_ips;
 } psb_sandbox_view_t;
 
+// psb_view_cmp orders views by id (for qsort).
+int psb_view_cmp(const void *a, const void *b);
+
 // A committed transition: published after its commit, and read back from
 // the journal by EVENTS and HISTORY.
 typedef struct psb_transition {

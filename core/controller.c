@@ -693,6 +693,7 @@ psb_controller_new(struct ev_loop *loop, psb_store_t *store, psb_runtime_t *rt,
 	c->rt        = rt;
 	c->opts      = opts != NULL ? *opts : defaults;
 	c->sandboxes = psb_map_new();
+	c->board     = psb_board_new();
 	if (c->opts.retry_max == 0) {
 		c->opts.retry_max = 1;
 	}
@@ -838,6 +839,7 @@ psb_controller_drain(psb_controller_t *c)
 	int code = PSB_EUNAVAIL;
 
 	c->draining = true;
+	psb_board_close(c->board);
 	ctl_tick(c);
 	psb_map_each(c->sandboxes, ctl_abort_held, &code);
 	ctl_release_gated(c, code, "podsandboxd is shutting down");
@@ -869,6 +871,7 @@ psb_controller_free(psb_controller_t *c)
 	psb_runtime_set_recorder(c->rt, NULL, NULL);
 	psb_map_each(c->sandboxes, ctl_free_sb, NULL);
 	psb_map_free(c->sandboxes);
+	psb_board_free(c->board);
 	free(c->slots);
 	free(c->free_slots);
 	free(c);
@@ -890,4 +893,11 @@ uint64_t
 psb_controller_commit_failures(const psb_controller_t *c)
 {
 	return (c->commit_failures);
+}
+
+bool
+psb_controller_read(psb_controller_t *c, const psb_request_t *req,
+        psb_reply_cb cb, void *arg)
+{
+	return (psb_board_read(c->board, req, cb, arg));
 }

@@ -75,6 +75,13 @@ void psb_controller_set_publisher(
 uint64_t psb_controller_submit(psb_controller_t *c, const psb_request_t *req,
         psb_reply_cb cb, void *arg);
 
+// psb_controller_read answers a plain Status or List from what is
+// committed, on the calling thread, which may be any thread (board.h):
+// cb runs exactly once before it returns true. false: not answered, cb
+// not called; submit the request. Safe until psb_controller_free.
+bool psb_controller_read(psb_controller_t *c, const psb_request_t *req,
+        psb_reply_cb cb, void *arg);
+
 // psb_controller_cancel drops a held request (its client went away); its
 // callback runs with PSB_ECANCELED. Unknown or answered tokens: no-op.
 void psb_controller_cancel(psb_controller_t *c, uint64_t token);

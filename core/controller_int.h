@@ -10,6 +10,7 @@
 
 #include "base/list.h"
 #include "base/map.h"
+#include "core/board.h"
 #include "core/controller.h"
 
 typedef struct ctl_req     ctl_req_t;
@@ -202,6 +203,8 @@ struct psb_controller {
 	psb_list_t gated;
 	uint64_t   commit_failures;
 	uint64_t   last_seq; // newest journal seq seen (generation base)
+	// Every committed sandbox, for readers on other threads (board.h).
+	psb_board_t *board;
 };
 
 // tick.c: the loop tick, its queues and the outbox.
@@ -242,6 +245,11 @@ void           ctl_sb_free(psb_sandbox_t *sb);
 // ctl_sb_touch snapshots sb at its first change in a tick (undo).
 void ctl_sb_touch(psb_controller_t *c, psb_sandbox_t *sb);
 void ctl_sb_row(const psb_sandbox_t *sb, psb_store_row_t *row);
+// ctl_board_pin puts sb as committed on the board (board.h).
+void ctl_board_pin(psb_controller_t *c, const psb_sandbox_t *sb);
+
+// reply.c: sb as a reply shows it (NULL: all zero); v borrows from sb.
+void ctl_sb_view(const psb_sandbox_t *sb, psb_sandbox_view_t *v);
 // ctl_tick_fail marks the tick failed (its transaction is rolled back).
 void ctl_tick_fail(psb_controller_t *c, psb_error_t *err);
 

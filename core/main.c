@@ -234,6 +234,13 @@ ctl_cancel(void *ctl, uint64_t token)
 	psb_controller_cancel(ctl, token);
 }
 
+// On nng's threads: plain Status and List from the committed board.
+static bool
+ctl_read(void *ctl, const psb_request_t *req, psb_reply_cb cb, void *arg)
+{
+	return (psb_controller_read(ctl, req, cb, arg));
+}
+
 // start_server opens the API and events sockets with the controller as the
 // dispatcher and the server as the controller's publisher.
 static int
@@ -245,6 +252,7 @@ start_server(const psb_config_t *cfg, daemon_state *d, psb_error_t *err)
 
 	dispatch.submit  = ctl_submit;
 	dispatch.cancel  = ctl_cancel;
+	dispatch.read    = ctl_read;
 	dispatch.arg     = d->ctl;
 	opts.api_url     = cfg->api_url;
 	opts.events_url  = cfg->events_url;

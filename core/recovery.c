@@ -181,6 +181,7 @@ recovery_done(void *arg)
 
 	psb_log(PSB_LOG_INFO, "recovery: every sandbox resolved (%zu)",
 	        psb_map_size(c->sandboxes));
+	psb_board_set_listable(c->board, true);
 	ctl_release_gated(c, 0, NULL);
 	if (c->recover_done_cb != NULL) {
 		c->recover_done_cb(c->recover_done_arg);
@@ -206,6 +207,7 @@ psb_controller_recover(psb_controller_t *c, void (*done_cb)(void *), void *arg,
 		return (psb_error_wrap(err, "while reading the journal"));
 	}
 	c->awaiting_probe = acc.n;
+	psb_board_set_listable(c->board, acc.n == 0);
 	psb_log(PSB_LOG_INFO,
 	        "recovery: loaded %zu sandboxes, asking runtime "
 	        "%s",
@@ -236,6 +238,7 @@ ctl_recovery_note(psb_controller_t *c, psb_sandbox_t *sb, psb_event_t ev)
 		// Its Status requests waited for this answer (committed
 		// by now: notes run after the commit).
 		ctl_recovery_forget(c, sb);
+		ctl_board_pin(c, sb);
 		ctl_resolve(c, sb, PSB_M_STATUS, 0, NULL);
 	}
 }

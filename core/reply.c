@@ -13,6 +13,7 @@
 #include "base/alloc.h"
 #include "base/assert.h"
 #include "base/clock.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "core/controller_int.h"
 #include "runtime/net/netns.h"
@@ -180,8 +181,8 @@ sb_info(const psb_controller_t *c, const psb_sandbox_t *sb)
 	return (s);
 }
 
-static void
-sb_view(const psb_sandbox_t *sb, psb_sandbox_view_t *v)
+void
+ctl_sb_view(const psb_sandbox_t *sb, psb_sandbox_view_t *v)
 {
 	memset(v, 0, sizeof(*v));
 	if (sb == NULL) {
@@ -213,33 +214,6 @@ typedef struct list_acc {
 	json_t             *selector; // labels that must all match, or NULL
 } list_acc_t;
 
-// labels_match is true when every selector key has the same value in the
-// sandbox's labels.
-static bool
-labels_match(json_t *selector, const char *labels)
-{
-	json_t     *have;
-	const char *key;
-	json_t     *want;
-	bool        ok = true;
-
-	if (selector == NULL || json_object_size(selector) == 0) {
-		return (true);
-	}
-	have = labels != NULL ? json_loads(labels, 0, NULL) : NULL;
-	json_object_foreach(selector, key, want)
-	{
-		json_t *v = json_object_get(have, key);
-
-		if (v == NULL || !json_equal(v, want)) {
-			ok = false;
-			break;
-		}
-	}
-	json_decref(have);
-	return (ok);
-}
-
 static int
 list_add(void *arg, void *value)
 {
@@ -248,8 +222,8 @@ list_add(void *arg, void *value)
 
 	if ((acc->filter == NULL ||
 	            strcmp(acc->filter, psb_state_name(sb->rec.state)) == 0) &&
-	        labels_match(acc->selector, sb->labels)) {
-		sb_view(sb, &acc->v[acc->n++]);
+	        psb_json_labels_match(acc->selector, sb->labels)) {
+		ctl_sb_view(sb, &acc->v[acc->n++]);
 	}
 	return (0);
 }
@@ -354,13 +328,6 @@ reply_journal(psb_controller_t *c, ctl_req_t *req, psb_reply_t *reply,
 	return (0);
 }
 
-static int
-view_cmp(const void *a, const void *b)
-{
-	return (strcmp(((const psb_sandbox_view_t *)a)->id,
-	        ((const psb_sandbox_view_t *)b)->id));
-}
-
 // ctl_reply answers req (exactly once) and frees it.
 void
 ctl_reply(psb_controller_t *c, ctl_req_t *req, int code, const char *msg,
@@ -380,7 +347,7 @@ ctl_reply(psb_controller_t *c, ctl_req_t *req, int code, const char *msg,
 	reply.code    = code;
 	reply.message = code != 0 ? (msg ? msg : psb_strerror(code)) : NULL;
 	if (code == 0) {
-		sb_view(sb, &reply.sandbox);
+		ctl_sb_view(sb, &reply.sandbox);
 		if (req->method == PSB_M_STATUS && req->verbose && sb) {
 			info               = sb_info(c, sb);
 			reply.sandbox.info = info;
@@ -405,7 +372,7 @@ ctl_reply(psb_controller_t *c, ctl_req_t *req, int code, const char *msg,
 			                : NULL;
 			psb_map_each(c->sandboxes, list_add, &acc);
 			json_decref(acc.selector);
-			qsort(acc.v, acc.n, sizeof(*acc.v), view_cmp);
+			qsort(acc.v, acc.n, sizeof(*acc.v), psb_view_cmp);
 			reply.list     = acc.v;
 			reply.list_len = acc.n;
 		}

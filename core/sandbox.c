@@ -200,3 +200,12 @@ ctl_tick_fail(psb_controller_t *c, psb_error_t *err)
 	}
 	psb_error_release(err);
 }
+
+void
+ctl_board_pin(psb_controller_t *c, const psb_sandbox_t *sb)
+{
+	psb_sandbox_view_t v;
+
+	ctl_sb_view(sb, &v);
+	psb_board_put(c->board, &v, !sb->awaiting_probe);
+}

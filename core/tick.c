@@ -212,6 +212,21 @@ ctl_flush(psb_controller_t *c)
 	psb_list_move_all(&out, &c->out);
 	psb_list_move_all(&touched, &c->touched);
 
+	// The board shows the commit before any reply of it leaves. A
+	// removed id goes first: a new sandbox may have taken it.
+	PSB_LIST_FOREACH(&touched, sb)
+	{
+		if (sb->gone) {
+			psb_board_del(c->board, sb->id);
+		}
+	}
+	PSB_LIST_FOREACH(&touched, sb)
+	{
+		if (!sb->gone) {
+			ctl_board_pin(c, sb);
+		}
+	}
+
 	while ((o = psb_list_take(&out)) != NULL) {
 		ctl_out_run(c, o);
 		ctl_out_free(o);

@@ -41,7 +41,112 @@
 
 static void srv_recycle(psb_server_t *s, srv_slot *sl);
 
-// ---- the nng side: enqueue and wake the loop, nothing else ----
+// ---- the quick way: reads answered on the nng thread ----
+//
+// A round trip through the loop (queue, ev_async_send, the loop's
+// wake-up, back to nng to send) costs more CPU than the answer itself
+// (docs/performance.md). A request that the dispatcher's read can answer
+// from what is committed is answered on the nng thread that received
+// it, and the slot goes straight back to receiving: the loop never sees
+// it and keeps counting it as receiving. What the quick way declines or
+// cannot do (a peer to refuse, a size to refuse, bad bytes, any other
+// method, an encoding failure) goes to the loop exactly as before, with
+// the request still in the aio.
+
+typedef struct srv_quick_ans {
+	void  *buf;
+	size_t len;
+} srv_quick_ans;
+
+static void
+srv_quick_reply_cb(void *arg, const psb_reply_t *reply)
+{
+	srv_quick_ans *q = arg;
+
+	if (psb_codec_encode_reply(reply, &q->buf, &q->len) != 0) {
+		q->buf = NULL;
+	}
+}
+
+// srv_quick answers the slot's received request on this thread, or
+// returns false and leaves everything as it was.
+static bool
+srv_quick(psb_server_t *s, srv_slot *sl)
+{
+	nng_msg             *m, *r;
+	nng_pipe             p;
+	uint64_t             uid = UINT64_MAX, gid = UINT64_MAX;
+	psb_request_t        req    = {0};
+	psb_codec_request_t *holder = NULL;
+	psb_error_t          err    = PSB_ERROR_INIT;
+	srv_quick_ans        q      = {NULL, 0};
+	bool                 answered;
+
+	if (s->dispatch.read == NULL || atomic_load(&s->quick_off) ||
+	        nng_aio_result(sl->aio) != 0 ||
+	        (m = nng_aio_get_msg(sl->aio)) == NULL ||
+	        nng_msg_len(m) > s->max_msg) {
+		return (false);
+	}
+	p = nng_msg_get_pipe(m);
+	if (!s->rep_nocred &&
+	        (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid) != 0 ||
+	                nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_GID, &gid) !=
+	                        0 ||
+	                !srv_peer_allowed(s, uid, gid))) {
+		return (false);
+	}
+	if (psb_codec_decode_request(nng_msg_body(m), nng_msg_len(m), &req,
+	            &holder, &err) != 0) {
+		psb_error_release(&err);
+		return (false);
+	}
+	answered = s->dispatch.read(
+	        s->dispatch.arg, &req, srv_quick_reply_cb, &q);
+	psb_codec_request_free(holder);
+	if (!answered) {
+		return (false);
+	}
+	if (q.buf == NULL || nng_msg_alloc(&r, q.len) != 0) {
+		free(q.buf);
+		return (false);
+	}
+	memcpy(nng_msg_body(r), q.buf, q.len);
+	free(q.buf);
+	nng_aio_set_msg(sl->aio, r);
+	nng_msg_free(m);
+	sl->quick = true;
+	atomic_fetch_add(&s->nquick, 1);
+	nng_aio_set_timeout(sl->aio, NNG_DURATION_INFINITE);
+	nng_ctx_send(sl->ctx, sl->aio);
+	return (true);
+}
+
+// srv_quick_sent: a quick reply's send finished. The slot receives again,
+// unless the server is stopping or the send failed: then it goes to the
+// loop as a receive that ended without a request (false).
+static bool
+srv_quick_sent(psb_server_t *s, srv_slot *sl)
+{
+	int      rv = nng_aio_result(sl->aio);
+	nng_msg *m;
+
+	sl->quick = false;
+	if (rv != 0 && (m = nng_aio_get_msg(sl->aio)) != NULL) {
+		nng_aio_set_msg(sl->aio, NULL); // a failed send leaves it
+		nng_msg_free(m);
+	}
+	if (rv == 0 && !atomic_load(&s->quick_off)) {
+		nng_aio_set_timeout(sl->aio, NNG_DURATION_INFINITE);
+		nng_ctx_recv(sl->ctx, sl->aio);
+		atomic_fetch_sub(&s->nquick, 1);
+		return (true);
+	}
+	atomic_fetch_sub(&s->nquick, 1);
+	return (false);
+}
+
+// ---- the nng side: answer quickly, or enqueue and wake the loop ----
 
 static void
 srv_aio_cb(void *arg)
@@ -49,6 +154,15 @@ srv_aio_cb(void *arg)
 	srv_slot     *sl = arg;
 	psb_server_t *s  = sl->srv;
 
+	// The slot's state is the loop's, written before the operation
+	// began and not again until the loop has it back.
+	if (sl->quick) {
+		if (srv_quick_sent(s, sl)) {
+			return;
+		}
+	} else if (sl->state == SLOT_RECV && srv_quick(s, sl)) {
+		return;
+	}
 	pthread_mutex_lock(&s->mtx);
 	// A slot has at most one aio operation outstanding and the loop
 	// dequeues it before starting the next, so it is never queued twice.
@@ -399,6 +513,10 @@ srv_completion(psb_server_t *s, srv_slot *sl)
 	switch (sl->state) {
 	case SLOT_RECV:
 		s->nrecv--;
+		// A quick reply's slot handed back: no request in it.
+		if (rv == 0 && nng_aio_get_msg(sl->aio) == NULL) {
+			rv = NNG_ECANCELED;
+		}
 		if (rv == 0) {
 			srv_request(s, sl);
 		} else if (s->stopped || rv == NNG_ECLOSED ||
@@ -572,6 +690,7 @@ psb_server_stop(psb_server_t *s)
 		return;
 	}
 	s->stopped = true;
+	atomic_store(&s->quick_off, true);
 	// The listener stays open: closing it would close the pipes it made,
 	// and the replies to held requests still have to go out on them.
 	// Receiving slots come back through the queue as cancelled and are
@@ -601,7 +720,7 @@ srv_flush(psb_server_t *s)
 	deadline.tv_sec += SRV_FLUSH_MS / 1000;
 	for (;;) {
 		srv_drain_queue(s);
-		if (s->nsend == 0) {
+		if (s->nsend == 0 && atomic_load(&s->nquick) == 0) {
 			return;
 		}
 		pthread_mutex_lock(&s->mtx);
@@ -611,7 +730,7 @@ srv_flush(psb_server_t *s)
 			pthread_mutex_unlock(&s->mtx);
 			psb_log(PSB_LOG_WARN,
 			        "api: %u replies still unsent at exit",
-			        s->nsend);
+			        s->nsend + atomic_load(&s->nquick));
 			return;
 		}
 		pthread_mutex_unlock(&s->mtx);

@@ -3,10 +3,12 @@
 // (DESIGN.md §5, §8; reference/stack-notes.md §C).
 //
 // REP: a cooked nng_rep0 socket with a pool of contexts always receiving.
-// aio callbacks run on nng's threads and only enqueue and ev_async_send;
-// the loop thread decodes, checks the peer's credentials, hands the
-// request to the dispatcher, and sends the reply with nng_ctx_send when
-// the dispatcher answers (possibly much later: Wait). A held request whose
+// A request the dispatcher's read answers at once (plain Status, List)
+// is answered on the nng thread that received it. Everything else is
+// queued for the loop thread (ev_async_send), which decodes, checks the
+// peer's credentials, hands the request to the dispatcher, and sends the
+// reply with nng_ctx_send when the dispatcher answers (possibly much
+// later: Wait). A held request whose
 // pipe goes away is cancelled through the dispatcher. PUB: every committed
 // transition is published by psb_server_publish.
 //
@@ -28,11 +30,17 @@ struct ev_loop;
 typedef struct psb_server psb_server_t;
 
 // The controller as the server sees it (core is wired in by main.c, so
-// transport does not depend on core's implementation).
+// transport does not depend on core's implementation). submit and cancel
+// are called on the loop thread. read (optional) is called on nng's
+// threads with a request from an allowed peer: it either answers at once
+// from what is committed, calling cb before it returns true, or returns
+// false and the request is submitted as usual.
 typedef struct psb_dispatch {
 	uint64_t (*submit)(void *arg, const psb_request_t *req,
 	        psb_reply_cb cb, void *cb_arg);
 	void (*cancel)(void *arg, uint64_t token);
+	bool (*read)(void *arg, const psb_request_t *req, psb_reply_cb cb,
+	        void *cb_arg);
 	void *arg;
 } psb_dispatch_t;
 

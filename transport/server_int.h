@@ -38,15 +38,18 @@ typedef enum slot_state {
 typedef struct srv_slot srv_slot;
 
 struct srv_slot {
-	psb_server_t   *srv; // NULL once orphaned by psb_server_free
-	nng_ctx         ctx;
-	nng_aio        *aio;
-	slot_state      state;
-	uint32_t        pipe_id;   // HELD: the request's pipe
-	uint64_t        token;     // HELD: the dispatcher's token
-	bool            pipe_gone; // HELD: its pipe was removed
-	psb_list_node_t node;      // on the server's all
-	psb_list_node_t qnode;     // on the completion queue or the idle stack
+	psb_server_t *srv; // NULL once orphaned by psb_server_free
+	nng_ctx       ctx;
+	nng_aio      *aio;
+	slot_state    state;
+	uint32_t      pipe_id;   // HELD: the request's pipe
+	uint64_t      token;     // HELD: the dispatcher's token
+	bool          pipe_gone; // HELD: its pipe was removed
+	// A quick reply is being sent (server.c, "the quick way"): the loop
+	// still counts the slot as receiving. nng's threads only.
+	bool            quick;
+	psb_list_node_t node;  // on the server's all
+	psb_list_node_t qnode; // on the completion queue or the idle stack
 };
 
 struct psb_server {
@@ -70,8 +73,10 @@ struct psb_server {
 	size_t               n_uids;
 	uint32_t             allow_gids[PSB_MAX_IDS];
 	size_t               n_gids;
-	bool                 stopped; // no new requests are dispatched
-	bool                 closing; // psb_server_free is running
+	bool                 stopped;   // no new requests are dispatched
+	atomic_bool          quick_off; // stopped, as nng's threads see it
+	atomic_uint          nquick;    // quick replies being sent
+	bool                 closing;   // psb_server_free is running
 	ev_async             async;
 	psb_list_t           all;  // every slot
 	psb_list_t           idle; // parked slots, a stack

@@ -172,6 +172,11 @@ test_lifecycle(void **state)
 	assert_false(fx_row_committed(fx, ID));
 	assert_int_equal(
 	        psb_scripted_task(fx->rt, ID, NULL, NULL), PSB_FAKE_NONE);
+	// The board agreed with every reply (fx_check_board) and no longer
+	// has the removed sandbox.
+	assert_true(fx->board_agreed >= 6);
+	assert_int_equal(fx->board_declined, 0);
+	assert_false(fx_read(fx, PSB_M_STATUS, ID)->done);
 	// Every transition was published once, after its commit, in order.
 	assert_int_equal(fx->npubs, 7); // C, STARTING, READY, STOPPING,
 	                                // EXITED, DELETING, NONE

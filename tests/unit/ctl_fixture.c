@@ -144,6 +144,8 @@ fx_row_committed(fx_t *fx, const char *id)
 	return (found);
 }
 
+static void fx_check_board(fx_t *fx, const psb_sandbox_view_t *v);
+
 void
 fx_reply_cb(void *arg, const psb_reply_t *r)
 {
@@ -185,7 +187,49 @@ fx_reply_cb(void *arg, const psb_reply_t *r)
 	if (r->sandbox.id != NULL && r->code == 0) {
 		call->row_committed =
 		        fx_row_committed(call->fx, r->sandbox.id);
+		if (!call->board) {
+			fx_check_board(call->fx, &r->sandbox);
+		}
 	}
+}
+
+// fx_check_board: a reply leaves after its commit, and the board shows
+// every commit before any of its replies leave.
+static void
+fx_check_board(fx_t *fx, const psb_sandbox_view_t *v)
+{
+	fx_call_t *b = fx_read(fx, PSB_M_STATUS, v->id);
+
+	fx->ncalls--; // fx_read's call slot is not kept
+	if (v->state == PSB_ST_NONE) {
+		assert_false(b->done);
+		return;
+	}
+	if (!b->done) {
+		fx->board_declined++;
+		return;
+	}
+	assert_int_equal(b->state, v->state);
+	assert_int_equal(b->generation, v->generation);
+	assert_int_equal(b->exit_status, v->exit_status);
+	assert_int_equal(b->pid, v->pid);
+	fx->board_agreed++;
+}
+
+fx_call_t *
+fx_read(fx_t *fx, psb_method_t m, const char *id)
+{
+	fx_call_t    *call = &fx->calls[fx->ncalls++];
+	psb_request_t req  = {0};
+
+	assert_true(fx->ncalls < FX_MAX_CALLS);
+	memset(call, 0, sizeof(*call));
+	call->fx       = fx;
+	call->board    = true;
+	req.method     = m;
+	req.sandbox_id = id;
+	psb_controller_read(fx->c, &req, fx_reply_cb, call);
+	return (call);
 }
 
 fx_call_t *

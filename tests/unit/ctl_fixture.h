@@ -35,6 +35,7 @@ typedef struct fx_call {
 	size_t      list_len;
 	char        info[4096];
 	bool        row_committed; // seen from a second connection at reply
+	bool        board;         // asked of the board (fx_read)
 	size_t      events_len;
 	uint64_t    ev_seq[64];
 	psb_state_t ev_to[64];
@@ -65,6 +66,12 @@ typedef struct fx {
 	bool                  recovered;
 	uint64_t              journal_keep; // 0 = the store's default
 	const char           *rt_options;   // the scripted runtime's, or NULL
+	// Every successful reply that shows a sandbox is checked against
+	// the board (psb_controller_read) at that moment: the same state,
+	// generation and exit. How many agreed, and how many the board
+	// declined (recovery had not confirmed the sandbox yet).
+	int board_agreed;
+	int board_declined;
 } fx_t;
 
 // fx_new allocates a fixture with the default controller options and a
@@ -94,6 +101,10 @@ bool fx_row_committed(fx_t *fx, const char *id);
 
 // fx_reply_cb is the psb_controller_submit callback (arg: an fx_call_t).
 void fx_reply_cb(void *arg, const psb_reply_t *r);
+
+// fx_read asks the board (psb_controller_read) for m of id: the call is
+// done if the board answered, not done if it declined.
+fx_call_t *fx_read(fx_t *fx, psb_method_t m, const char *id);
 
 // fx_submit submits req; fx_req a request of method m for id (a Create
 // carries a small config and labels). Neither runs the loop.

@@ -321,6 +321,10 @@ test_reads_wait_for_the_first_probe(void **state)
 	assert_false(st->done);
 	assert_false(list->done);
 	assert_false(verbose->done);
+	// Nor does the board answer them for the loop (core/board.h).
+	assert_false(fx_read(fx, PSB_M_STATUS, "died")->done);
+	assert_false(fx_read(fx, PSB_M_STATUS, "lives")->done);
+	assert_false(fx_read(fx, PSB_M_LIST, NULL)->done);
 	// Shutdown of a sandbox whose probe hangs: its held Status learns
 	// it is gone, and recovery no longer waits for it.
 	assert_int_equal(fx_do(fx, PSB_M_SHUTDOWN, "removed")->code, 0);
@@ -339,10 +343,17 @@ test_reads_wait_for_the_first_probe(void **state)
 	assert_int_equal(list->code, 0);
 	assert_int_equal(list->list_len, 2);
 	assert_true(fx_is_recovered(fx));
-	// From now on reads are answered at once.
+	// From now on reads are answered at once, by the board too.
 	st2 = fx_req(fx, PSB_M_STATUS, "died");
 	assert_true(psb_test_run_until(fx->loop, fx_call_done, st2, 50));
 	assert_int_equal(st2->state, PSB_ST_EXITED);
+	st2 = fx_read(fx, PSB_M_STATUS, "died");
+	assert_true(st2->done);
+	assert_int_equal(st2->state, PSB_ST_EXITED);
+	assert_int_equal(fx_read(fx, PSB_M_STATUS, "lives")->state,
+	        PSB_ST_READY);
+	assert_int_equal(fx_read(fx, PSB_M_LIST, NULL)->list_len, 2);
+	assert_true(fx->board_agreed > 0);
 	assert_int_equal(psb_scripted_release(fx->rt, PSB_SCRIPT_OK), 1);
 	fx_free(fx);
 }
