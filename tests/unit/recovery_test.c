@@ -350,8 +350,8 @@ test_reads_wait_for_the_first_probe(void **state)
 	st2 = fx_read(fx, PSB_M_STATUS, "died");
 	assert_true(st2->done);
 	assert_int_equal(st2->state, PSB_ST_EXITED);
-	assert_int_equal(fx_read(fx, PSB_M_STATUS, "lives")->state,
-	        PSB_ST_READY);
+	assert_int_equal(
+	        fx_read(fx, PSB_M_STATUS, "lives")->state, PSB_ST_READY);
 	assert_int_equal(fx_read(fx, PSB_M_LIST, NULL)->list_len, 2);
 	assert_true(fx->board_agreed > 0);
 	assert_int_equal(psb_scripted_release(fx->rt, PSB_SCRIPT_OK), 1);
