@@ -18,6 +18,7 @@
 
 #include "base/alloc.h"
 #include "base/cleanup.h"
+#include "base/parse.h"
 
 typedef enum cfg_kind {
 	CFG_PATH,   // non-empty string
@@ -182,24 +183,12 @@ cfg_derive_urls(psb_config_t *cfg)
 	}
 }
 
-// cfg_parse_uint accepts only plain decimal digits: no sign, no spaces, no
-// trailing text (strtoull alone would take " -1" as a huge number).
+// cfg_parse_uint: plain decimal digits only (base/parse.h).
 static int
 cfg_parse_uint(const char *s, uint64_t *out)
 {
-	unsigned long long v   = 0;
-	char              *end = NULL;
-
-	if (s == NULL || s[0] < '0' || s[0] > '9') {
-		return (-1);
-	}
-	errno = 0;
-	v     = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0') {
-		return (-1);
-	}
-	*out = v;
-	return (0);
+	return (s == NULL ? -1
+	                  : psb_parse_uint(s, strlen(s), UINT64_MAX, out));
 }
 
 static int

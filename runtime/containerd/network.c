@@ -15,6 +15,7 @@
 #include "base/cleanup.h"
 #include "base/failpoint.h"
 #include "base/log.h"
+#include "base/parse.h"
 #include "runtime/containerd/op.h"
 
 // ---- what a network is -----------------------------------------------------
@@ -179,13 +180,19 @@ net_quantity(const char *s, uint64_t *out)
 	        {"T", 1000000000000ull},
 	        {"", 1},
 	};
-	char    *end;
-	uint64_t v;
+	const char *end;
+	uint64_t    v;
 
-	if (s == NULL || !isdigit((unsigned char)s[0])) {
+	if (s == NULL) {
 		return (false);
 	}
-	v = strtoull(s, &end, 10);
+	end = s;
+	while (isdigit((unsigned char)*end)) {
+		end++;
+	}
+	if (psb_parse_uint(s, (size_t)(end - s), UINT64_MAX, &v) != 0) {
+		return (false); // no digits, or more than 64 bits of them
+	}
 	for (size_t i = 0; i < PSB_NELEM(units); i++) {
 		if (strcmp(end, units[i].suffix) == 0) {
 			if (v > UINT64_MAX / units[i].mult) {

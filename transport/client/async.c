@@ -13,15 +13,17 @@
 #include "client_int.h"
 
 typedef struct psb_client_async {
-	psb_client_t            *c;
-	nng_ctx                  ctx;
-	nng_aio                 *aio;
-	bool                     sent;
-	int                      send_ms; // bound on waiting for a connection
-	int                      timeout_ms; // then on the answer (<= 0: none)
-	psb_wait_cb              cb;
-	void                    *arg;
-	struct psb_client_async *next; // on psb_client.done
+	psb_client_t *c;
+	nng_ctx       ctx;
+	nng_aio      *aio;
+	bool          sent;
+	int           send_ms;    // bound on waiting for a connection
+	int           timeout_ms; // then on the answer (<= 0: none)
+	psb_wait_cb   cb;
+	void         *arg;
+	// On psb_client.done. Its own list: libpodsandbox is built alone,
+	// without base/ (base/list.h is the daemon's).
+	struct psb_client_async *next;
 } as_call;
 
 // psb_client_async_reap releases finished async Waits. nng_aio_free
