@@ -16,17 +16,25 @@
 //
 // Usage (ctest passes it): wire_test PATH/TO/podsandboxd
 //
+// Run as "wire_test --events-client URL STOPFD SAYFD WANT" this binary is
+// the unprivileged subscriber of test_events_credentials (fork + setuid +
+// exec, because nng's threads make a forked child without exec unsafe).
+//
 
 #include "tests/harness/testing.h"
 
+#include <fcntl.h>
+#include <grp.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -512,6 +520,8 @@ typedef struct daemon {
 	char        events[600];
 	char        ropts[1300]; // --runtime-options
 	const char *max_msg;     // --max-message-bytes, or NULL
+	const char *sock_mode;   // --socket-mode, or NULL
+	const char *allow_uid;   // --allow-uid, or NULL
 	nng_socket  req;         // the case's REQ socket
 	int64_t     started;     // psb_mono_ms() of the last exec
 } daemon_t;
@@ -669,14 +679,25 @@ static void
 daemon_start(daemon_t *d)
 {
 	char        log[700], db[700], run[700];
-	int64_t     until  = psb_mono_ms() + scaled(10000);
-	const char *argv[] = {daemon_bin, "--runtime=scripted",
+	int64_t     until    = psb_mono_ms() + scaled(10000);
+	const char *argv[24] = {daemon_bin, "--runtime=scripted",
 	        "--runtime-options", d->ropts, "--db", db, "--state-dir", run,
 	        "--socket", d->api, "--events-socket", d->events,
-	        "--log-level", "debug",
-	        d->max_msg ? "--max-message-bytes" : NULL, d->max_msg, NULL};
+	        "--log-level", "debug"};
+	size_t      argc     = 14;
 	resp_t      r;
 	int         rv;
+	const char *opt[][2] = {{"--max-message-bytes", d->max_msg},
+	        {"--socket-mode", d->sock_mode},
+	        {"--allow-uid", d->allow_uid}};
+
+	for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++) {
+		if (opt[i][1] != NULL) {
+			argv[argc++] = opt[i][0];
+			argv[argc++] = opt[i][1];
+		}
+	}
+	argv[argc] = NULL;
 
 	snprintf(log, sizeof(log), "%s/daemon.log", d->dir);
 	snprintf(db, sizeof(db), "%s/podsandboxd.db", d->dir);
@@ -710,8 +731,10 @@ daemon_start(daemon_t *d)
 	nng_socket_set_ms(d->req, NNG_OPT_RECVTIMEO, scaled(10000));
 }
 
+// daemon_alloc makes a case's daemon and its directory; the case may set
+// options before daemon_start.
 static daemon_t *
-daemon_new(const char *name, const char *max_msg)
+daemon_alloc(const char *name, const char *max_msg)
 {
 	daemon_t *d = calloc(1, sizeof(*d));
 
@@ -722,6 +745,14 @@ daemon_new(const char *name, const char *max_msg)
 	snprintf(d->events, sizeof(d->events), "ipc://%s/events.sock", d->dir);
 	snprintf(d->ropts, sizeof(d->ropts), "world=%s/world.json", d->dir);
 	d->max_msg = max_msg;
+	return (d);
+}
+
+static daemon_t *
+daemon_new(const char *name, const char *max_msg)
+{
+	daemon_t *d = daemon_alloc(name, max_msg);
+
 	daemon_start(d);
 	return (d);
 }
@@ -742,9 +773,30 @@ daemon_stop(daemon_t *d)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+// The unprivileged subscriber of test_events_credentials while it runs:
+// the teardown kills it after a failed assertion.
+typedef struct nobody {
+	pid_t pid;
+	int   stop; // write end: closing it tells the child to finish
+	int   say;  // read end: what the child reports ('D', 'E')
+} nobody_t;
+
+static nobody_t nobody = {0, -1, -1};
+
 static int
 reap(void **state)
 {
+	if (nobody.pid > 0) {
+		kill(nobody.pid, SIGKILL);
+		waitpid(nobody.pid, NULL, 0);
+		nobody.pid = 0;
+	}
+	for (int *fd = &nobody.stop; fd <= &nobody.say; fd++) {
+		if (*fd >= 0) {
+			close(*fd);
+			*fd = -1;
+		}
+	}
 	if (live != NULL) {
 		if (nng_socket_id(live->req) > 0) {
 			nng_close(live->req);
@@ -1335,6 +1387,273 @@ test_recovery_answers(void **state)
 	checks_done(&ck);
 }
 
+// ---- events: peer credentials ----------------------------------------
+
+#define NOBODY 65534
+
+// events_client is the child (uid/gid 65534): it subscribes to url,
+// writes 'D' to say once dialled and 'E' on its first event, and receives
+// until the parent closes stop (or its own deadline passes). want 0: no
+// event may come, and the daemon must have closed its pipe (the dialer
+// dials again, and is closed again); want 1: an event must come. The
+// answer is its exit status, with the reason on stderr.
+static int
+events_client(const char *url, int stop, int say, int want)
+{
+	struct pollfd pfd   = {stop, POLLIN, 0};
+	int64_t       until = psb_mono_ms() + scaled(30000);
+	nng_socket    s;
+	int           got = 0;
+	int           rv;
+
+	if ((rv = nng_sub0_open(&s)) != 0 ||
+	        (rv = nng_socket_set(s, NNG_OPT_SUB_SUBSCRIBE, "", 0)) != 0 ||
+	        (rv = nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 100)) != 0 ||
+	        (rv = nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, pipe_removed_cb,
+	                 NULL)) != 0 ||
+	        (rv = nng_dial(s, url, NULL, 0)) != 0) {
+		// The dial succeeds even when refused: the daemon closes the
+		// pipe only after the handshake.
+		fprintf(stderr, "events client (uid %u): %s\n",
+		        (unsigned)getuid(), nng_strerror(rv));
+		return (2);
+	}
+	if (write(say, "D", 1) != 1) {
+		return (2);
+	}
+	while (poll(&pfd, 1, 0) == 0) { // stop open: nothing readable
+		void  *b;
+		size_t n;
+
+		if (psb_mono_ms() >= until) {
+			fprintf(stderr, "events client: never told to stop\n");
+			return (3);
+		}
+		if (nng_recv(s, &b, &n, NNG_FLAG_ALLOC) == 0) {
+			nng_free(b, n);
+			if (got++ == 0 && write(say, "E", 1) != 1) {
+				return (2);
+			}
+		}
+	}
+	if (want) {
+		if (got == 0) {
+			fprintf(stderr,
+			        "events client: uid %u allowed, but "
+			        "received no event\n",
+			        (unsigned)getuid());
+		}
+		return (got > 0 ? 0 : 1);
+	}
+	if (got > 0) {
+		fprintf(stderr, "events client: uid %u received %d events\n",
+		        (unsigned)getuid(), got);
+		return (1);
+	}
+	if (!wait_counter(&pipes_removed, 2000)) {
+		fprintf(stderr,
+		        "events client: uid %u got no event, but the "
+		        "daemon never closed its pipe\n",
+		        (unsigned)getuid());
+		return (1);
+	}
+	return (0);
+}
+
+// nobody_start runs this binary as a uid/gid 65534 subscriber to url.
+static void
+nobody_start(const char *url, int want)
+{
+	int  stop[2], say[2];
+	char stops[16], says[16], wants[16];
+
+	assert_int_equal(pipe2(stop, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(say, O_CLOEXEC), 0);
+	snprintf(stops, sizeof(stops), "%d", stop[0]);
+	snprintf(says, sizeof(says), "%d", say[1]);
+	snprintf(wants, sizeof(wants), "%d", want);
+	nobody.pid = fork();
+	assert_true(nobody.pid >= 0);
+	if (nobody.pid == 0) {
+		if (fcntl(stop[0], F_SETFD, 0) != 0 ||
+		        fcntl(say[1], F_SETFD, 0) != 0 ||
+		        setgroups(0, NULL) != 0 || setgid(NOBODY) != 0 ||
+		        setuid(NOBODY) != 0) {
+			_exit(3);
+		}
+		execl("/proc/self/exe", "wire_test", "--events-client", url,
+		        stops, says, wants, (char *)NULL);
+		_exit(4);
+	}
+	close(stop[0]);
+	close(say[1]);
+	nobody.stop = stop[1];
+	nobody.say  = say[0];
+}
+
+// nobody_said is true once the child wrote c within ms (false if it
+// wrote something else first, or exited).
+static bool
+nobody_said(char c, int ms)
+{
+	struct pollfd pfd   = {nobody.say, POLLIN, 0};
+	int64_t       until = psb_mono_ms() + scaled(ms);
+	int64_t       left;
+	char          got;
+
+	while ((left = until - psb_mono_ms()) > 0) {
+		if (poll(&pfd, 1, (int)left) == 1) {
+			return (read(nobody.say, &got, 1) == 1 && got == c);
+		}
+	}
+	return (false);
+}
+
+// nobody_end tells the child to finish and answers its exit status
+// (-1: it did not exit in time, and was killed).
+static int
+nobody_end(void)
+{
+	int64_t until  = psb_mono_ms() + scaled(10000);
+	int     status = -1;
+
+	close(nobody.stop);
+	nobody.stop = -1;
+	while (waitpid(nobody.pid, &status, WNOHANG) == 0) {
+		if (psb_mono_ms() >= until) {
+			kill(nobody.pid, SIGKILL);
+			waitpid(nobody.pid, NULL, 0);
+			status = -1;
+			break;
+		}
+		usleep(10000); // bounded polling of the child's exit
+	}
+	nobody.pid = 0;
+	close(nobody.say);
+	nobody.say = -1;
+	return (status);
+}
+
+// exit_code answers a child's exit code, or -1 if it did not exit.
+static int
+exit_code(int status)
+{
+	return (status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+// file_has is true if a line of the file at path contains needle.
+static bool
+file_has(const char *path, const char *needle)
+{
+	FILE  *fp    = fopen(path, "r");
+	char  *line  = NULL;
+	size_t cap   = 0;
+	bool   found = false;
+
+	if (fp == NULL) {
+		return (false);
+	}
+	while (!found && getline(&line, &cap, fp) != -1) {
+		found = strstr(line, needle) != NULL;
+	}
+	free(line);
+	fclose(fp);
+	return (found);
+}
+
+// Issue 8, defect 4: with a world-connectable events socket, uid 65534
+// received every event while its API requests were refused. The daemon
+// checks a subscriber's peer credentials when its pipe connects (the API's
+// allow-list) and closes a refused pipe, so nobody gets nothing while a
+// root subscriber gets it all; with --allow-uid 65534, nobody gets events.
+static void
+test_events_credentials(void **state)
+{
+	daemon_t  *d;
+	checks_t   ck = {0};
+	pubmsg_t   pub[MAXPUB];
+	size_t     npub = 0;
+	nng_socket sub;
+	int64_t    until;
+	int        status = 0;
+	bool       got    = false;
+	char       path[600], id[32];
+
+	if (geteuid() != 0) {
+		skip(); // setuid to 65534 needs root
+	}
+	d            = daemon_alloc("wire-evcred", NULL);
+	d->sock_mode = "0666";
+	// mkdtemp made the directory 0700: let uid 65534 reach the sockets.
+	assert_int_equal(chmod(d->dir, 0755), 0);
+	daemon_start(d);
+
+	nobody_start(d->events, 0);
+	assert_true(nobody_said('D', 10000));
+	// A root subscriber, dialled after nobody's, warms up (as in
+	// test_events_match_replay) and then gets every event of cred-1;
+	// nobody is subscribed all along.
+	assert_int_equal(nng_sub0_open(&sub), 0);
+	assert_int_equal(nng_socket_set(sub, NNG_OPT_SUB_SUBSCRIBE, "", 0), 0);
+	assert_int_equal(nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, 200), 0);
+	assert_int_equal(nng_dial(sub, d->events, NULL, 0), 0);
+	for (int i = 0; npub == 0; i++) {
+		assert_true(i < 50);
+		snprintf(id, sizeof(id), "warm-%d", i);
+		create_ok(d, id);
+		sub_recv(sub, pub, &npub);
+	}
+	create_ok(d, "cred-1");
+	must_ok(d, "start cred-1", req_id(M_START, S("cred-1"), 0));
+	must_ok(d, "stop cred-1", req_id(M_STOP, S("cred-1"), 5));
+	must_ok(d, "shutdown cred-1", req_id(M_SHUTDOWN, S("cred-1"), 0));
+	until = psb_mono_ms() + scaled(5000);
+	while (count_of(pub, npub, "cred-1", "NONE") == 0 &&
+	        psb_mono_ms() < until) {
+		sub_recv(sub, pub, &npub);
+	}
+	nng_close(sub);
+	check(&ck, count_of(pub, npub, "cred-1", NULL) == 7,
+	        "root subscriber: %d events of cred-1, want 7",
+	        count_of(pub, npub, "cred-1", NULL));
+	for (size_t i = 0; i < npub; i++) {
+		nng_free(pub[i].b, pub[i].n);
+	}
+	status = nobody_end();
+	check(&ck, exit_code(status) == 0,
+	        "uid 65534 subscriber (not allowed): exit %d, want 0 "
+	        "(no event, pipe closed; its reason is above)",
+	        exit_code(status));
+	snprintf(path, sizeof(path), "%s/daemon.log", d->dir);
+	check(&ck, file_has(path, "events: refused a subscriber: uid 65534"),
+	        "no refusal of uid 65534 logged in %s", path);
+
+	// The same allow-list as the API: --allow-uid lets nobody in.
+	kill(d->pid, SIGTERM);
+	waitpid(d->pid, &status, 0);
+	d->pid = 0;
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	d->allow_uid = "65534";
+	daemon_start(d);
+	nobody_start(d->events, 1);
+	assert_true(nobody_said('D', 10000));
+	// Its pipe may join a moment after its dial returns: create until
+	// it says it got an event.
+	for (int i = 0; i < 50 && !got; i++) {
+		snprintf(id, sizeof(id), "allow-%d", i);
+		create_ok(d, id);
+		got = nobody_said('E', 200);
+	}
+	check(&ck, got, "uid 65534 with --allow-uid 65534: no event");
+	status = nobody_end();
+	check(&ck, exit_code(status) == 0,
+	        "uid 65534 subscriber (allowed): exit %d, want 0",
+	        exit_code(status));
+	daemon_stop(d);
+	checks_done(&ck);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1348,8 +1667,15 @@ main(int argc, char **argv)
 	        cmocka_unit_test_teardown(test_not_found, reap),
 	        cmocka_unit_test_teardown(test_listener_heals, reap),
 	        cmocka_unit_test_teardown(test_recovery_answers, reap),
+	        cmocka_unit_test_teardown(test_events_credentials, reap),
 	};
 
+	if (argc == 6 && strcmp(argv[1], "--events-client") == 0) {
+		// _exit: no exit-time checks while nng's dialer may be
+		// connecting (nng 1.5 leaks a pipe closed then).
+		_exit(events_client(
+		        argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5])));
+	}
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s PATH/TO/podsandboxd\n", argv[0]);
 		return (2);
