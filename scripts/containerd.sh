@@ -20,6 +20,9 @@
 # and exits 77, so that a test can skip with the reason.
 set -euo pipefail
 
+# PSB_CTRD_LOG_LEVEL (default info) is containerd's log level: debug shows
+# when each snapshot, shim, task create and start happened
+# (docs/performance.md uses it to split a start into its steps).
 PSB_CTRD_START_TIMEOUT=${PSB_CTRD_START_TIMEOUT:-10}
 PSB_CTRD_STOP_TIMEOUT=${PSB_CTRD_STOP_TIMEOUT:-10}
 
@@ -94,7 +97,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 
 [debug]
   address = ""
-  level = "info"
+  level = "${PSB_CTRD_LOG_LEVEL:-info}"
 
 [metrics]
   address = ""
