@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,7 +164,7 @@ psb_board_put(psb_board_t *b, const psb_sandbox_view_t *v, bool confirmed)
 	PSB_ASSERT(v->id != NULL && strlen(v->id) <= PSB_ID_MAX);
 	atomic_init(&r->refs, 1);
 	r->confirmed = confirmed;
-	strcpy(r->id, v->id);
+	snprintf(r->id, sizeof(r->id), "%s", v->id);
 	// Only the loop writes the map, so it may look without the lock.
 	old = psb_map_get(b->map, v->id);
 	if (old != NULL && fixed_same(old->fixed, v)) {
