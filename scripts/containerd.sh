@@ -152,7 +152,9 @@ cmd_start() {
 shim_pids() {
 	local sock="$1/containerd.sock" p args
 	for p in /proc/[0-9]*; do
-		args=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		# A process may exit during the scan: stderr goes first, so that
+		# the failed input redirection is silenced too.
+		args=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
 		case $args in
 		*containerd-shim*" -address $sock "*) echo "${p#/proc/}" ;;
 		esac
