@@ -93,13 +93,18 @@ typedef struct fsm_cell {
 	    MOVE(G(WANT_SHUTDOWN), DELETING, A(RECORD_EXIT) | A(STOP_DONE) | A(WAKE_WAITERS) | A(RT_DELETE) | A(CLEAR_WANT)), \
 	    MOVE(0,                EXITED,   A(RECORD_EXIT) | A(STOP_DONE) | A(WAKE_WAITERS)))
 
-// A stop or delete that can no longer finish: held requests fail.
-#define GIVE_UP(c)                                                           \
-	CELL(MOVE_ERR(0, UNKNOWN, A(STOP_ERR) | A(SHUTDOWN_ERR) | A(CLEAR_WANT), (c)))
-
 // An exit for a generation whose exit is already recorded is not a second
 // exit: one terminal exit per start generation.
 #define EXIT_SEEN(acts) MOVE(G(EXIT_RECORDED), EXITED, (acts))
+
+// UNKNOWN learns that the pause is gone. A kept Shutdown removes it now, a
+// kept Stop tears its network down (or is simply done).
+#define GONE_WHILE_UNKNOWN                                                   \
+	CELL(EXIT_SEEN(0),                                                   \
+	    MOVE(G(WANT_SHUTDOWN), DELETING, A(RECORD_EXIT) | A(WAKE_WAITERS) | A(CLEAR_WANT) | A(RT_DELETE)), \
+	    MOVE(G(WANT_STOP) | G(NET_UP), STOPPING, A(RECORD_EXIT) | A(WAKE_WAITERS) | A(CLEAR_WANT) | A(RT_NET_DOWN)), \
+	    MOVE(G(WANT_STOP), EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS) | A(CLEAR_WANT)), \
+	    MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS)))
 
 static const fsm_cell_t fsm_table[PSB_STATE_COUNT][PSB_EVENT_COUNT] = {
     // No row. Only Create makes one; Shutdown of a missing id succeeds.
@@ -205,7 +210,11 @@ static const fsm_cell_t fsm_table[PSB_STATE_COUNT][PSB_EVENT_COUNT] = {
 	[PSB_EV_DEADLINE] = CELL(
 	    MOVE(G(EXIT_RECORDED) | G(RETRY_LEFT), STOPPING, A(RT_NET_DOWN) | A(BACKOFF)),
 	    MOVE(G(RETRY_LEFT), STOPPING, A(RT_KILL) | A(BACKOFF)),
-	    MOVE_ERR(0, UNKNOWN, A(STOP_ERR) | A(SHUTDOWN_ERR) | A(CLEAR_WANT), PSB_ETIMEDOUT)),
+	    // Out of retries: the held requests learn so, but the wish stays
+	    // in the row and is carried out once the runtime answers (UNKNOWN
+	    // is probed again every reprobe period).
+	    MOVE_ERR(G(EXIT_RECORDED), UNKNOWN, A(STOP_ERR) | A(SHUTDOWN_ERR) | A(CLEAR_WANT), PSB_ETIMEDOUT),
+	    MOVE_ERR(0, UNKNOWN, A(STOP_ERR) | A(SHUTDOWN_ERR) | A(SET_WANT_STOP), PSB_ETIMEDOUT)),
 	// Recovered mid-stop: kill again; an exit settles it. Recovered
 	// mid network teardown: run it again (CNI DEL is safe to repeat).
 	[PSB_EV_FOUND_RUNNING]       = CELL(
@@ -221,10 +230,12 @@ static const fsm_cell_t fsm_table[PSB_STATE_COUNT][PSB_EVENT_COUNT] = {
 	    MOVE(G(NET_UP),        STOPPING, A(RECORD_EXIT) | A(WAKE_WAITERS) | A(RT_NET_DOWN)),
 	    MOVE(G(WANT_SHUTDOWN), DELETING, A(RECORD_EXIT) | A(STOP_DONE) | A(WAKE_WAITERS) | A(RT_DELETE) | A(CLEAR_WANT)),
 	    MOVE(0,                EXITED,   A(RECORD_EXIT) | A(STOP_DONE) | A(WAKE_WAITERS))),
-	// CNI DEL and the netns do not need containerd.
+	// CNI DEL and the netns do not need containerd. A kill that could
+	// not reach it is tried again after the backoff, like a failed one:
+	// the Stop stays held (bounded by its own timeout) and nothing flaps.
 	[PSB_EV_RUNTIME_UNREACHABLE] = CELL(
 	    MOVE(G(EXIT_RECORDED), STOPPING, A(RT_NET_DOWN)),
-	    MOVE_ERR(0, UNKNOWN, A(STOP_ERR) | A(SHUTDOWN_ERR) | A(CLEAR_WANT), PSB_EUNAVAIL)),
+	    MOVE(0, STOPPING, A(BACKOFF))),
     },
 
     [PSB_ST_EXITED] = {
@@ -265,16 +276,22 @@ static const fsm_cell_t fsm_table[PSB_STATE_COUNT][PSB_EVENT_COUNT] = {
 	    IGNORE_IF(G(EXIT_RECORDED)),
 	    MOVE(G(ROLLED_BACK), CREATED, 0),
 	    IGNORE),
-	[PSB_EV_TASK_EXIT]     = CELL(EXIT_SEEN(0), MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
+	[PSB_EV_TASK_EXIT]     = GONE_WHILE_UNKNOWN,
 	[PSB_EV_KILL_FAILED]   = CELL(IGNORE),
 	[PSB_EV_DELETE_OK]     = CELL(IGNORE),
 	[PSB_EV_DELETE_FAILED] = CELL(IGNORE),
 	[PSB_EV_NET_DOWN_OK]     = CELL(IGNORE),
 	[PSB_EV_NET_DOWN_FAILED] = CELL(IGNORE),
 	[PSB_EV_DEADLINE]      = CELL(IGNORE),
-	[PSB_EV_FOUND_RUNNING] = CELL(EXIT_SEEN(A(RT_KILL)), MOVE(0, READY, A(RECORD_PID))),
-	[PSB_EV_FOUND_EXITED]  = CELL(EXIT_SEEN(0), MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
-	[PSB_EV_FOUND_NOTHING] = CELL(EXIT_SEEN(0), MOVE(0, EXITED, A(RECORD_EXIT) | A(WAKE_WAITERS))),
+	// A Stop or Shutdown that ran out of retries while the runtime was
+	// away is still wanted: carried out now.
+	[PSB_EV_FOUND_RUNNING] = CELL(
+	    EXIT_SEEN(A(RT_KILL)),
+	    MOVE(G(WANT_SHUTDOWN), DELETING, A(RECORD_PID) | A(CLEAR_WANT) | A(RT_DELETE)),
+	    MOVE(G(WANT_STOP),     STOPPING, A(RECORD_PID) | A(CLEAR_WANT) | A(RT_KILL)),
+	    MOVE(0,                READY,    A(RECORD_PID))),
+	[PSB_EV_FOUND_EXITED]  = GONE_WHILE_UNKNOWN,
+	[PSB_EV_FOUND_NOTHING] = GONE_WHILE_UNKNOWN,
 	[PSB_EV_RUNTIME_UNREACHABLE] = CELL(MOVE(0, UNKNOWN, 0)),
     },
 
@@ -297,12 +314,13 @@ static const fsm_cell_t fsm_table[PSB_STATE_COUNT][PSB_EVENT_COUNT] = {
 	[PSB_EV_NET_DOWN_FAILED] = CELL(IGNORE),
 	[PSB_EV_DEADLINE] = CELL(
 	    MOVE(G(RETRY_LEFT), DELETING, A(RT_DELETE) | A(BACKOFF)),
-	    MOVE_ERR(0, UNKNOWN, A(SHUTDOWN_ERR) | A(STOP_ERR), PSB_ETIMEDOUT)),
+	    MOVE_ERR(0, UNKNOWN, A(SHUTDOWN_ERR) | A(STOP_ERR) | A(SET_WANT_SHUTDOWN), PSB_ETIMEDOUT)),
 	// Recovered mid-delete: finish it, whatever is left.
 	[PSB_EV_FOUND_RUNNING]       = CELL(MOVE(0, DELETING, A(RT_DELETE))),
 	[PSB_EV_FOUND_EXITED]        = CELL(MOVE(0, DELETING, A(RT_DELETE))),
 	[PSB_EV_FOUND_NOTHING]       = CELL(MOVE(0, DELETING, A(RT_DELETE))),
-	[PSB_EV_RUNTIME_UNREACHABLE] = GIVE_UP(PSB_EUNAVAIL),
+	// Tried again after the backoff; the deadline bounds it.
+	[PSB_EV_RUNTIME_UNREACHABLE] = CELL(MOVE(0, DELETING, A(BACKOFF))),
     },
 };
 // clang-format on

@@ -407,6 +407,13 @@ scr_done_kill(scripted_t *s, scr_op_t *op, psb_rt_event_t *ev)
 {
 	scr_task_t *t;
 
+	if (op->how == PSB_SCRIPT_UNREACHABLE) {
+		// As the containerd backend reports a kill it could not send.
+		ev->event   = PSB_EV_RUNTIME_UNREACHABLE;
+		ev->code    = PSB_EUNAVAIL;
+		ev->message = "scripted runtime unreachable";
+		return;
+	}
 	if (op->how != PSB_SCRIPT_OK) {
 		ev->event   = PSB_EV_KILL_FAILED;
 		ev->code    = scr_fail_code(op->how);
@@ -433,6 +440,12 @@ scr_done_kill(scripted_t *s, scr_op_t *op, psb_rt_event_t *ev)
 static void
 scr_done_delete(scripted_t *s, scr_op_t *op, psb_rt_event_t *ev)
 {
+	if (op->how == PSB_SCRIPT_UNREACHABLE) {
+		ev->event   = PSB_EV_RUNTIME_UNREACHABLE;
+		ev->code    = PSB_EUNAVAIL;
+		ev->message = "scripted runtime unreachable";
+		return;
+	}
 	if (op->how != PSB_SCRIPT_OK) {
 		ev->event   = PSB_EV_DELETE_FAILED;
 		ev->code    = scr_fail_code(op->how);

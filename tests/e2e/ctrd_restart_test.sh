@@ -10,10 +10,11 @@
 # containerd.sh start brings it back on the same directory:
 # 1. three sandboxes READY, containerd killed (TERM). While it is down:
 #    status answers READY from memory at once, run fails fast with
-#    UNAVAILABLE, stop fails fast with UNAVAILABLE (the kill cannot be
-#    sent) and leaves the sandbox UNKNOWN with its pause alive; kill -9 of
-#    a pause process.
-#    After the restart the UNKNOWN one is asked again: READY, same pid.
+#    UNAVAILABLE, a stop is held while the kill is retried (its answer
+#    bounded by --timeout: DEADLINE_EXCEEDED) and the pause stays alive;
+#    kill -9 of a pause process.
+#    After the restart the stop is carried out without another request:
+#    EXITED with 137.
 #    containerd stays down longer than the shim re-sends its exit event,
 #    so only the resync can find that exit. After the restart: the killed
 #    one is EXITED with 137, the others keep their state and pid, the
@@ -159,17 +160,19 @@ check "ls answers from memory: three READY" \
 	"[ \"\$(ctl_ ls 2>/dev/null | grep -c ' READY ')\" = 3 ]"
 check "run fails fast with UNAVAILABLE and leaves a CREATED sandbox" \
 	"run_down $pfx-d"
-# Stop cannot send the kill: it fails at once with UNAVAILABLE (no retries
-# against nobody); the sandbox is UNKNOWN, its pause untouched.
+# Stop cannot send the kill: the kill is tried again after each backoff,
+# the request is answered when its timeout runs out, and the stop is not
+# forgotten (the sandbox stays STOPPING, later UNKNOWN with the stop
+# still wanted); its pause is untouched meanwhile.
 t0=$(now_ms)
-out=$(ctl_ stop "$b" 2>&1)
+out=$(ctl_ stop "$b" --timeout 1 2>&1)
 rc=$?
 t1=$(now_ms)
 echo "# stop $b while containerd is down: exit $rc in $((t1 - t0)) ms: $out"
-check "stop of $b fails fast (< 2 s) with UNAVAILABLE" \
-	"((rc == 1 || rc == 3)) && ((t1 - t0 < 2000)) && grep -q 'UNAVAILABLE' <<<\"\$out\""
-check "... $b is UNKNOWN (the kill may not have happened), its pause alive" \
-	"[ \"\$(field $b state)\" = UNKNOWN ] && is_pause '$pb'"
+check "stop of $b is answered DEADLINE_EXCEEDED after its 1 s timeout" \
+	"((rc == 1)) && ((t1 - t0 < 3000)) && grep -q 'DEADLINE_EXCEEDED' <<<\"\$out\""
+check "... $b is STOPPING (not flapping through UNKNOWN), its pause alive" \
+	"[ \"\$(field $b state)\" = STOPPING ] && is_pause '$pb'"
 kill -9 "$pc"
 tk=$(now_ms)
 check "the pause process of $c is killed while containerd is down" \
@@ -197,10 +200,13 @@ check "the resync found it (daemon log)" \
 	"grep -q '\[sandbox=$c\] containerd: exit found by resync' '$dir/daemon.log'"
 check "$c's exited task was reaped" "! ctr_ tasks ls 2>/dev/null | grep -q '^$c '"
 check "$a stays READY with pid $pa" "stays $a READY '$pa' 2"
-check "the UNKNOWN $b is asked again and READY with pid $pb" \
-	"converge $b READY 10 >/dev/null && stays $b READY '$pb' 1"
-check "no sandbox was reported exited but $c" \
-	"! grep -Eq '\[sandbox=($a|$b)\] .*(vanished|exit found by resync|exited with status)' '$dir/daemon.log'"
+check "the stop of $b is carried out once containerd is back: EXITED" \
+	"converge $b EXITED 15 >/dev/null"
+out=$(ctl_ wait "$b" 2>&1)
+check "wait $b prints 137 (got '$out')" "[ '$out' = 137 ]"
+check "... its pause is gone" "! is_pause '$pb'"
+check "no sandbox was reported exited but $c and the stopped $b" \
+	"! grep -Eq '\[sandbox=$a\] .*(vanished|exit found by resync|exited with status)' '$dir/daemon.log'"
 pe=$(run_ready "$pfx-e")
 check "run after the restart succeeds (pid '$pe')" "[ -n '$pe' ]"
 echo "# restart to a successful run: $(($(now_ms) - t0)) ms"

@@ -347,7 +347,47 @@ test_stop_escalates_then_unknown(void **state)
 	assert_int_equal(sb.answered, A(STOP_ERR) | A(SHUTDOWN_ERR));
 	assert_int_equal(sb.last.rule.code, PSB_ETIMEDOUT);
 	assert_int_equal(sb.parked, 0);
+	// The wishes outlive the requests: once the runtime answers (the
+	// UNKNOWN sandbox is probed again) they are carried out.
+	assert_int_equal(sb.wants, G(WANT_STOP) | G(WANT_SHUTDOWN));
+	sim_step(&sb, EV(RUNTIME_UNREACHABLE), 0);
+	assert_int_equal(sb.state, ST(UNKNOWN));
+	sim_step(&sb, EV(FOUND_RUNNING), 0);
+	assert_int_equal(sb.state, ST(DELETING));
+	assert_true((sb.last.rule.actions & A(RT_DELETE)) != 0);
 	assert_int_equal(sb.wants, 0);
+}
+
+// A Stop while the runtime cannot be reached is neither answered at once
+// nor forgotten: the kill is retried after the backoff, the state stays
+// STOPPING (no flapping through UNKNOWN), and an exit settles it.
+static void
+test_stop_while_runtime_away(void **state)
+{
+	sim_t sb;
+
+	(void)state;
+	sim_init(&sb, ST(READY));
+	sim_step(&sb, EV(STOP), 0);
+	for (int i = 0; i < 3; i++) {
+		sim_step(&sb, EV(RUNTIME_UNREACHABLE), 0);
+		assert_int_equal(sb.state, ST(STOPPING));
+		assert_int_equal(sb.last.rule.actions, A(BACKOFF));
+		assert_int_equal(sb.answered, 0);
+		sim_step(&sb, EV(DEADLINE), G(RETRY_LEFT));
+		assert_int_equal(
+		        sb.last.rule.actions, A(RT_KILL) | A(BACKOFF));
+	}
+	sim_step(&sb, EV(TASK_EXIT), 0);
+	assert_int_equal(sb.state, ST(EXITED));
+	assert_int_equal(sb.answered, A(STOP_DONE));
+	// A Shutdown the same: DELETING waits for the runtime.
+	sim_step(&sb, EV(SHUTDOWN), 0);
+	sim_step(&sb, EV(RUNTIME_UNREACHABLE), 0);
+	assert_int_equal(sb.state, ST(DELETING));
+	assert_int_equal(sb.last.rule.actions, A(BACKOFF));
+	sim_step(&sb, EV(DELETE_OK), 0);
+	assert_int_equal(sb.state, ST(NONE));
 }
 
 // A Stop during STARTING is remembered and honoured as soon as the start
@@ -551,7 +591,7 @@ test_shutdown_escalates_then_unknown(void **state)
 	check_move(ST(DELETING), EV(DEADLINE), G(RETRY_LEFT), ST(DELETING),
 	        A(RT_DELETE) | A(BACKOFF));
 	check_rule(ST(DELETING), EV(DEADLINE), 0, PSB_FSM_MOVE, ST(UNKNOWN),
-	        A(SHUTDOWN_ERR) | A(STOP_ERR), 0);
+	        A(SHUTDOWN_ERR) | A(STOP_ERR) | A(SET_WANT_SHUTDOWN), 0);
 	assert_int_equal(
 	        step(ST(DELETING), EV(DEADLINE), 0).rule.code, PSB_ETIMEDOUT);
 }
@@ -604,6 +644,7 @@ main(void)
 	        cmocka_unit_test(test_shutdown_idle_deletes),
 	        cmocka_unit_test(test_shutdown_during_start_honoured),
 	        cmocka_unit_test(test_shutdown_escalates_then_unknown),
+	        cmocka_unit_test(test_stop_while_runtime_away),
 	        cmocka_unit_test(test_removed_only_create_leaves_none),
 	};
 

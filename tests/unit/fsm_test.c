@@ -313,8 +313,10 @@ expect_stopping(psb_event_t e, uint32_t g)
 			return (ex_move(
 			        ST(STOPPING), A(RT_KILL) | A(BACKOFF)));
 		}
+		// Out of retries: the Stop stays wanted for when the runtime
+		// answers again.
 		return (ex_move_err(ST(UNKNOWN),
-		        A(STOP_ERR) | A(SHUTDOWN_ERR) | A(CLEAR_WANT),
+		        A(STOP_ERR) | A(SHUTDOWN_ERR) | A(SET_WANT_STOP),
 		        PSB_ETIMEDOUT));
 	}
 	if (e == EV(FOUND_RUNNING)) {
@@ -332,9 +334,9 @@ expect_stopping(psb_event_t e, uint32_t g)
 		        A(RECORD_EXIT) | A(STOP_DONE) | A(WAKE_WAITERS)));
 	}
 	if (e == EV(RUNTIME_UNREACHABLE)) {
-		return (ex_move_err(ST(UNKNOWN),
-		        A(STOP_ERR) | A(SHUTDOWN_ERR) | A(CLEAR_WANT),
-		        PSB_EUNAVAIL));
+		// The kill is tried again after the backoff, like a failed
+		// one.
+		return (ex_move(ST(STOPPING), A(BACKOFF)));
 	}
 	return (ex_ignore()); // START_OK, START_FAILED, DELETE_*
 }
@@ -363,6 +365,15 @@ expect_unknown(psb_event_t e, uint32_t g)
 		if (exited) {
 			return (ex_move(ST(EXITED), A(RT_KILL)));
 		}
+		// A wish kept while the runtime was away is carried out now.
+		if (e == EV(FOUND_RUNNING) && (g & G(WANT_SHUTDOWN)) != 0) {
+			return (ex_move(ST(DELETING),
+			        A(RECORD_PID) | A(CLEAR_WANT) | A(RT_DELETE)));
+		}
+		if (e == EV(FOUND_RUNNING) && (g & G(WANT_STOP)) != 0) {
+			return (ex_move(ST(STOPPING),
+			        A(RECORD_PID) | A(CLEAR_WANT) | A(RT_KILL)));
+		}
 		return (ex_move(ST(READY), A(RECORD_PID)));
 	}
 	if (e == EV(START_FAILED)) {
@@ -373,10 +384,23 @@ expect_unknown(psb_event_t e, uint32_t g)
 	}
 	if (e == EV(TASK_EXIT) || e == EV(FOUND_EXITED) ||
 	        e == EV(FOUND_NOTHING)) {
+		uint32_t gone = A(RECORD_EXIT) | A(WAKE_WAITERS);
+
 		if (exited) {
 			return (ex_move(ST(EXITED), 0));
 		}
-		return (ex_move(ST(EXITED), A(RECORD_EXIT) | A(WAKE_WAITERS)));
+		if ((g & G(WANT_SHUTDOWN)) != 0) {
+			return (ex_move(ST(DELETING),
+			        gone | A(CLEAR_WANT) | A(RT_DELETE)));
+		}
+		if ((g & G(WANT_STOP)) != 0 && (g & G(NET_UP)) != 0) {
+			return (ex_move(ST(STOPPING),
+			        gone | A(CLEAR_WANT) | A(RT_NET_DOWN)));
+		}
+		if ((g & G(WANT_STOP)) != 0) {
+			return (ex_move(ST(EXITED), gone | A(CLEAR_WANT)));
+		}
+		return (ex_move(ST(EXITED), gone));
 	}
 	if (e == EV(RUNTIME_UNREACHABLE)) {
 		return (ex_move(ST(UNKNOWN), 0));
@@ -405,7 +429,9 @@ expect_deleting(psb_event_t e, uint32_t g)
 			return (ex_move(
 			        ST(DELETING), A(RT_DELETE) | A(BACKOFF)));
 		}
-		return (ex_move_err(ST(UNKNOWN), A(SHUTDOWN_ERR) | A(STOP_ERR),
+		// The Shutdown stays wanted for when the runtime answers.
+		return (ex_move_err(ST(UNKNOWN),
+		        A(SHUTDOWN_ERR) | A(STOP_ERR) | A(SET_WANT_SHUTDOWN),
 		        PSB_ETIMEDOUT));
 	}
 	if (e == EV(FOUND_RUNNING) || e == EV(FOUND_EXITED) ||
@@ -413,9 +439,7 @@ expect_deleting(psb_event_t e, uint32_t g)
 		return (ex_move(ST(DELETING), A(RT_DELETE)));
 	}
 	if (e == EV(RUNTIME_UNREACHABLE)) {
-		return (ex_move_err(ST(UNKNOWN),
-		        A(SHUTDOWN_ERR) | A(STOP_ERR) | A(CLEAR_WANT),
-		        PSB_EUNAVAIL));
+		return (ex_move(ST(DELETING), A(BACKOFF)));
 	}
 	return (ex_ignore()); // START_OK, START_FAILED, TASK_EXIT, KILL_FAILED
 }

@@ -39,17 +39,19 @@ static const expect_t expected[PSB_STATE_COUNT][W_COUNT] = {
                 {PSB_ST_CREATED, 0}, {PSB_ST_UNKNOWN, 0}},
         [PSB_ST_READY]    = {{PSB_ST_READY, 0}, {PSB_ST_EXITED, 4},
                    {PSB_ST_EXITED, 255}, {PSB_ST_UNKNOWN, 0}},
-        // A stop in flight is finished: the kill is sent again.
+        // A stop in flight is finished: the kill is sent again (and
+        // again after the backoff while the runtime cannot be reached).
         [PSB_ST_STOPPING] = {{PSB_ST_EXITED, 137}, {PSB_ST_EXITED, 4},
-                {PSB_ST_EXITED, 255}, {PSB_ST_UNKNOWN, 0}},
+                {PSB_ST_EXITED, 255}, {PSB_ST_STOPPING, 0}},
         // The recorded exit stands; a stray task is killed, not adopted.
         [PSB_ST_EXITED]  = {{PSB_ST_EXITED, 1}, {PSB_ST_EXITED, 1},
                  {PSB_ST_EXITED, 1}, {PSB_ST_EXITED, 1}},
         [PSB_ST_UNKNOWN] = {{PSB_ST_READY, 0}, {PSB_ST_EXITED, 4},
                 {PSB_ST_EXITED, 255}, {PSB_ST_UNKNOWN, 0}},
-        // A delete in flight is finished whatever is left.
+        // A delete in flight is finished whatever is left (tried
+        // again after the backoff while the runtime cannot be reached).
         [PSB_ST_DELETING] = {{PSB_ST_NONE, 0}, {PSB_ST_NONE, 0},
-                {PSB_ST_NONE, 0}, {PSB_ST_UNKNOWN, 0}},
+                {PSB_ST_NONE, 0}, {PSB_ST_DELETING, 0}},
 };
 
 static void
@@ -91,8 +93,10 @@ set_world(fx_t *fx, const char *id, world_t w)
 		psb_scripted_set_task(fx->rt, id, 1, PSB_FAKE_NONE, 0, 0);
 		break;
 	default:
-		psb_scripted_script(fx->rt, PSB_RTOP_PROBE, id,
-		        PSB_SCRIPT_UNREACHABLE, 0, -1);
+		for (int op = PSB_RTOP_KILL; op <= PSB_RTOP_PROBE; op++) {
+			psb_scripted_script(fx->rt, (psb_rt_op_t)op, id,
+			        PSB_SCRIPT_UNREACHABLE, 0, -1);
+		}
 		break;
 	}
 }
