@@ -7,6 +7,7 @@
 //
 
 #include "runtime/containerd/backend.h"
+#include "runtime/containerd/bundle.h"
 
 #include <ev.h>
 #include <fcntl.h>
@@ -73,6 +74,9 @@ ctrd_op_free(ctrd_op_t *o)
 	free(o->caller_netns);
 	ctrd_files_release(&o->files);
 	ctrd_net_release(&o->net); // cancels a netns or CNI step in flight
+	if (o->bundle != NULL) {
+		ctrd_bundle_cancel(o->bundle);
+	}
 	free(o);
 }
 

@@ -81,7 +81,9 @@ struct ctrd_op {
 	ctrd_op_t *then;
 
 	// start (start.c)
-	int retried; // the one retry after ALREADY_EXISTS ...
+	struct ctrd_bundle_job *bundle; // a stale bundle's removal (bundle.h)
+	bool bundle_retried; // the one Tasks.Create after removing it
+	int  retried;        // the one retry after ALREADY_EXISTS ...
 	void (*retry_step)(ctrd_op_t *o); // ... runs this step again
 	const char       *retry_what;     // ... after removing this
 	char             *config_json;    // the pod config (crictl JSON)

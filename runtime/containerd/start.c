@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "github.com/containerd/containerd/api/services/snapshots/v1/snapshots.pb-c.h"
 #include "github.com/containerd/containerd/api/services/tasks/v1/tasks.pb-c.h"
 #include "github.com/containerd/containerd/runtime/v2/runc/options/oci.pb-c.h"
+#include "runtime/containerd/bundle.h"
 #include "runtime/containerd/ctrd.h"
 #include "runtime/containerd/op.h"
 #include "runtime/containerd/spec.h"
@@ -182,6 +184,58 @@ st_started(void *arg, int status, const char *message, ProtobufCMessage *resp)
 	ctrd_op_free(o);
 }
 
+static void st_task_create(ctrd_op_t *o);
+
+static void
+st_bundle_removed(void *arg, int rc, const char *why)
+{
+	ctrd_op_t *o = arg;
+
+	o->bundle = NULL;
+	if (rc != 0) {
+		ctrd_start_fail(o, PSB_ERUNTIME,
+		        "start: Tasks.Create: containerd left the task bundle "
+		        "of "
+		        "an earlier attempt and it could not be removed: %s",
+		        why);
+		return;
+	}
+	psb_log_sb(PSB_LOG_INFO, o->id,
+	        "containerd: its leftover task bundle is removed; creating "
+	        "the task again");
+	st_task_create(o);
+}
+
+// st_stale_bundle: Tasks.Create found containerd's own leftover of an
+// earlier attempt (bundle.h): removed, then the task is created again,
+// once. False if message is not that.
+static bool
+st_stale_bundle(ctrd_op_t *o, const char *message)
+{
+	char *path;
+	int   rv;
+
+	if (o->bundle_retried ||
+	        (path = ctrd_stale_bundle(message, o->c->ns, o->id)) == NULL) {
+		return (false);
+	}
+	o->bundle_retried = true;
+	psb_log_sb(PSB_LOG_WARN, o->id,
+	        "containerd: Tasks.Create found the task bundle %s of an "
+	        "earlier attempt (containerd stopped while making it): "
+	        "removing it",
+	        path);
+	rv = ctrd_bundle_remove(
+	        o->c->workers, path, st_bundle_removed, o, &o->bundle);
+	free(path);
+	if (rv != 0) {
+		ctrd_start_fail(o, rv,
+		        "start: Tasks.Create: cannot remove containerd's "
+		        "leftover task bundle: no worker");
+	}
+	return (true);
+}
+
 static void
 st_task_created(
         void *arg, int status, const char *message, ProtobufCMessage *resp)
@@ -195,7 +249,9 @@ st_task_created(
 	}
 	ctrd_free_resp(resp);
 	if (status != PSB_GRPC_OK) {
-		start_fail_grpc(o, "Tasks.Create", status, message);
+		if (!st_stale_bundle(o, message)) {
+			start_fail_grpc(o, "Tasks.Create", status, message);
+		}
 		return;
 	}
 	o->made |= CTRD_MADE_TASK;

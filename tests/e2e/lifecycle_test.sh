@@ -97,6 +97,30 @@ check "the sandbox dirs of e2e-1 are gone" \
 check "no shm mount of e2e-1 is left on the host" \
 	"! grep -qF ' $shm ' /proc/self/mountinfo"
 
+# A task bundle containerd left behind (killed between making it and
+# starting the shim; containerd 1.6 never removes it and Tasks.Create of
+# the id fails with "file exists" for ever): the daemon recognises its own
+# id's bundle, removes it and creates the task again. One with a shim's
+# address file is not a leftover: refused, named, left alone.
+bundles=$dir/state/io.containerd.runtime.v2.task/podsandbox
+mkdir -p "$bundles/e2e-bundle/rootfs" "$bundles/e2e-busy"
+touch "$bundles/e2e-bundle/config.json" "$bundles/e2e-busy/address"
+out=$(ctl_ run "$pod_config" --id e2e-bundle 2>&1)
+rc=$?
+check "run over a leftover task bundle succeeds: $out" "[ $rc -eq 0 ]"
+check "... READY, and the daemon said why" \
+	"[ \"\$(field e2e-bundle state)\" = READY ] && grep -q 'e2e-bundle.*task bundle .* of an earlier attempt' '$dir/daemon1.log'"
+check "rm e2e-bundle succeeds, nothing left" \
+	"ctl_ rm e2e-bundle >/dev/null 2>&1 && nothing_left"
+ctl_ run "$pod_config" --id e2e-busy >"$dir/run-busy" 2>&1
+rc=$?
+check "a bundle with a shim's address is refused (rc $rc), naming it" \
+	"[ $rc -ne 0 ] && grep -q 'e2e-busy has a shim' '$dir/run-busy'"
+check "... and left alone" "[ -f '$bundles/e2e-busy/address' ]"
+rm -rf "$bundles/e2e-busy"
+ctl_ rm e2e-busy >/dev/null 2>&1
+check "nothing is left after the refused bundle" nothing_left
+
 # Seccomp: RuntimeDefault (profile_type 0, as crictl's JSON has it) puts
 # the pause process under a filter; a missing Localhost profile fails.
 python3 -c '
