@@ -94,8 +94,9 @@ bundle_work(void *arg)
 	if (umount2(sub, MNT_DETACH | UMOUNT_NOFOLLOW) != 0 &&
 	        errno != EINVAL && errno != ENOENT) {
 		j->rc = PSB_ERUNTIME;
-		snprintf(j->why, sizeof(j->why), "unmounting %.400s/rootfs: %s",
-		        j->path, strerror(errno));
+		snprintf(j->why, sizeof(j->why),
+		        "unmounting %.400s/rootfs: %s", j->path,
+		        strerror(errno));
 		return;
 	}
 	if (nftw(j->path, bundle_rm, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) !=
