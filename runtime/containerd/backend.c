@@ -245,12 +245,65 @@ ctrd_call_snapshot_remove(ctrd_op_t *o, psb_grpc_unary_cb cb)
 
 // ---- kill -----------------------------------------------------------------
 
+// kill_exit_unknown reports the exit of o's generation with no status,
+// unless it is claimed already (then it is, or will be, reported with its
+// real status).
+static void
+kill_exit_unknown(ctrd_op_t *o)
+{
+	ctrd_t       *c = o->c;
+	ctrd_track_t *t = ctrd_track_find(c, o->id);
+
+	if (t == NULL || t->generation != o->generation ||
+	        (!t->exit_reported && !t->reaping)) {
+		psb_rt_event_t ev = {
+		        .event       = PSB_EV_TASK_EXIT,
+		        .sandbox_id  = o->id,
+		        .generation  = o->generation,
+		        .exit_status = PSB_EXIT_UNKNOWN,
+		};
+
+		if (t != NULL && t->generation == o->generation) {
+			t->exit_reported = true;
+		}
+		ctrd_emit(c, &ev);
+	}
+}
+
+// kill_got: Tasks.Get after a kill found the process finished. A stopped
+// task still has its exit status (a pause killed while containerd was away
+// or frozen): reported with it; a task that is gone: no status to give.
+static void
+kill_got(void *arg, int status, const char *message, ProtobufCMessage *resp)
+{
+	ctrd_op_t                                    *o = arg;
+	Containerd__Services__Tasks__V1__GetResponse *r = (void *)resp;
+	const Containerd__V1__Types__Process         *p;
+	ctrd_track_t                                 *t;
+
+	(void)message;
+	if (ctrd_op_gone(o, resp)) {
+		return;
+	}
+	p = status == PSB_GRPC_OK ? r->process : NULL;
+	t = ctrd_track_find(o->c, o->id);
+	if (p != NULL && p->status == CONTAINERD__V1__TYPES__STATUS__STOPPED &&
+	        t != NULL && t->generation == o->generation) {
+		ctrd_exit_handle(o->c, o->id, p->pid, (int32_t)p->exit_status,
+		        ctrd_ts_ns(p->exited_at));
+	} else if (p == NULL ||
+	           p->status != CONTAINERD__V1__TYPES__STATUS__RUNNING) {
+		kill_exit_unknown(o);
+	}
+	ctrd_free_resp(resp);
+	ctrd_op_free(o);
+}
+
 static void
 kill_done(void *arg, int status, const char *message, ProtobufCMessage *resp)
 {
-	ctrd_op_t    *o = arg;
-	ctrd_t       *c = o->c;
-	ctrd_track_t *t;
+	ctrd_op_t *o = arg;
+	ctrd_t    *c = o->c;
 
 	if (ctrd_op_gone(o, resp)) {
 		return;
@@ -261,23 +314,11 @@ kill_done(void *arg, int status, const char *message, ProtobufCMessage *resp)
 		return;
 	}
 	if (status == PSB_GRPC_NOT_FOUND) {
-		t = ctrd_track_find(c, o->id);
-		// An exit already claimed for this generation is (or will
-		// be) reported with its real status.
-		if (t == NULL || t->generation != o->generation ||
-		        (!t->exit_reported && !t->reaping)) {
-			psb_rt_event_t ev = {
-			        .event       = PSB_EV_TASK_EXIT,
-			        .sandbox_id  = o->id,
-			        .generation  = o->generation,
-			        .exit_status = PSB_EXIT_UNKNOWN,
-			};
-
-			if (t != NULL && t->generation == o->generation) {
-				t->exit_reported = true;
-			}
-			ctrd_emit(c, &ev);
+		// "process already finished": ask for its status first.
+		if (ctrd_call_task_get(o, kill_got) == 0) {
+			return;
 		}
+		kill_exit_unknown(o);
 	} else {
 		char           buf[512];
 		psb_rt_event_t ev = {
