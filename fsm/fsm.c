@@ -63,12 +63,14 @@ typedef struct fsm_cell {
 	    MOVE(0,                READY,    A(RECORD_PID) | A(START_DONE)))
 
 // The pause exited before the start settled: the exit wins and the Start
-// gets an error.
-#define EXIT_DURING_START (A(RECORD_EXIT) | A(START_ERR) | A(STOP_DONE) | A(WAKE_WAITERS))
+// gets an error. A wanted Stop is done once a pod network is torn down
+// too; a wanted Shutdown once the removal is (DELETE_OK answers both).
+#define EXIT_DURING_START (A(RECORD_EXIT) | A(START_ERR) | A(WAKE_WAITERS) | A(CLEAR_WANT))
 #define EXITED_WHILE_STARTING                                                \
 	CELL(                                                                \
-	    MOVE_ERR(G(WANT_SHUTDOWN), DELETING, EXIT_DURING_START | A(RT_DELETE) | A(CLEAR_WANT), PSB_ERUNTIME), \
-	    MOVE_ERR(0,                EXITED,   EXIT_DURING_START | A(CLEAR_WANT), PSB_ERUNTIME))
+	    MOVE_ERR(G(WANT_SHUTDOWN), DELETING, EXIT_DURING_START | A(RT_DELETE), PSB_ERUNTIME), \
+	    MOVE_ERR(G(WANT_STOP) | G(NET_UP), STOPPING, EXIT_DURING_START | A(RT_NET_DOWN), PSB_ERUNTIME), \
+	    MOVE_ERR(0,                EXITED,   EXIT_DURING_START | A(STOP_DONE), PSB_ERUNTIME))
 
 // The start left nothing behind.
 #define START_ROLLED_BACK(g, c)                                              \
@@ -76,10 +78,11 @@ typedef struct fsm_cell {
 	MOVE_ERR((g),                    CREATED,  A(START_ERR) | A(STOP_DONE) | A(CLEAR_WANT), (c))
 
 // The start's outcome cannot be known (deadline, runtime unreachable):
-// a wanted Shutdown removes whatever exists, a wanted Stop kills it.
+// a wanted Shutdown removes whatever exists (a held Stop is answered when
+// that is done: the pause may still run), a wanted Stop kills it.
 #define START_UNSETTLED(c)                                                   \
 	CELL(                                                                \
-	    MOVE_ERR(G(WANT_SHUTDOWN), DELETING, A(START_ERR) | A(STOP_DONE) | A(RT_DELETE) | A(CLEAR_WANT), (c)), \
+	    MOVE_ERR(G(WANT_SHUTDOWN), DELETING, A(START_ERR) | A(RT_DELETE) | A(CLEAR_WANT), (c)), \
 	    MOVE_ERR(G(WANT_STOP),     STOPPING, A(START_ERR) | A(RT_KILL) | A(CLEAR_WANT), (c)),                 \
 	    MOVE_ERR(0,                UNKNOWN,  A(START_ERR), (c)))
 
@@ -143,8 +146,8 @@ static const fsm_cell_t fsm_table[PSB_STATE_COUNT][PSB_EVENT_COUNT] = {
 	[PSB_EV_START_OK] = STARTED_RUNNING,
 	[PSB_EV_START_FAILED] = CELL(
 	    START_ROLLED_BACK(G(ROLLED_BACK), 0),
-	    // Not rolled back: something may be left.
-	    MOVE(G(WANT_SHUTDOWN), DELETING, A(START_ERR) | A(STOP_DONE) | A(RT_DELETE) | A(CLEAR_WANT)),
+	    // Not rolled back: something may be left (and run).
+	    MOVE(G(WANT_SHUTDOWN), DELETING, A(START_ERR) | A(RT_DELETE) | A(CLEAR_WANT)),
 	    MOVE(G(WANT_STOP),     STOPPING, A(START_ERR) | A(RT_KILL) | A(CLEAR_WANT)),
 	    MOVE(0,                UNKNOWN,  A(START_ERR))),
 	[PSB_EV_TASK_EXIT]     = EXITED_WHILE_STARTING,

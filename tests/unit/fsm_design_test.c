@@ -200,10 +200,17 @@ test_exit_during_start_wins(void **state)
 	assert_int_equal(sim_step(&sb, EV(START_OK), 0), PSB_FSM_IGNORE);
 	assert_int_equal(sim_step(&sb, EV(START_FAILED), 0), PSB_FSM_IGNORE);
 	assert_int_equal(sb.state, ST(EXITED));
-	// With a Shutdown held, the exit goes straight on to deleting.
+	// With a Shutdown held, the exit goes straight on to deleting (a
+	// held Stop is answered when that is done).
 	check_move(ST(STARTING), EV(TASK_EXIT), G(WANT_SHUTDOWN), ST(DELETING),
-	        A(RECORD_EXIT) | A(START_ERR) | A(STOP_DONE) |
-	                A(WAKE_WAITERS) | A(RT_DELETE) | A(CLEAR_WANT));
+	        A(RECORD_EXIT) | A(START_ERR) | A(WAKE_WAITERS) |
+	                A(RT_DELETE) | A(CLEAR_WANT));
+	// With a Stop held and a pod network up, the Stop waits for the
+	// network's teardown.
+	check_move(ST(STARTING), EV(TASK_EXIT), G(WANT_STOP) | G(NET_UP),
+	        ST(STOPPING),
+	        A(RECORD_EXIT) | A(START_ERR) | A(WAKE_WAITERS) |
+	                A(RT_NET_DOWN) | A(CLEAR_WANT));
 }
 
 // A runtime, timer or recovery event of an older generation is ignored

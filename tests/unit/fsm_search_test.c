@@ -300,14 +300,10 @@ static const struct fs_known {
 	psb_state_t from;
 	psb_event_t ev;
 } fs_known[] = {
-        {FS_CLAIM_STOP_RUNS, ST(STARTING), EV(DEADLINE)},
-        {FS_CLAIM_STOP_RUNS, ST(STARTING), EV(RUNTIME_UNREACHABLE)},
-        {FS_CLAIM_STOP_NET, ST(STARTING), EV(TASK_EXIT)},
-        {FS_CLAIM_STOP_NET, ST(STARTING), EV(FOUND_EXITED)},
+        // A start recovered as "nothing found" goes back to CREATED with
+        // its recorded network, and a Stop there is answered without a
+        // teardown (the network is removed at Shutdown).
         {FS_CLAIM_STOP_NET, ST(STARTING), EV(FOUND_NOTHING)},
-        {FS_CLAIM_STOP_NET, ST(STARTING), EV(START_FAILED)},
-        {FS_CLAIM_STOP_NET, ST(STARTING), EV(DEADLINE)},
-        {FS_CLAIM_STOP_NET, ST(STARTING), EV(RUNTIME_UNREACHABLE)},
         {FS_CLAIM_STOP_NET, ST(CREATED), EV(STOP)},
 };
 

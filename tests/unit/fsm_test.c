@@ -160,10 +160,11 @@ expect_starting(psb_event_t e, uint32_t g)
 			return (ex_move(ST(CREATED),
 			        A(START_ERR) | A(STOP_DONE) | A(CLEAR_WANT)));
 		}
+		// Not rolled back: the pause may run; a held Stop is
+		// answered when the removal is done.
 		if (shut) {
 			return (ex_move(ST(DELETING),
-			        A(START_ERR) | A(STOP_DONE) | A(RT_DELETE) |
-			                A(CLEAR_WANT)));
+			        A(START_ERR) | A(RT_DELETE) | A(CLEAR_WANT)));
 		}
 		if (stop) {
 			return (ex_move(ST(STOPPING),
@@ -172,20 +173,25 @@ expect_starting(psb_event_t e, uint32_t g)
 		return (ex_move(ST(UNKNOWN), A(START_ERR)));
 	}
 	if (e == EV(TASK_EXIT)) {
-		uint32_t a = A(RECORD_EXIT) | A(START_ERR) | A(STOP_DONE) |
-		             A(WAKE_WAITERS) | A(CLEAR_WANT);
+		uint32_t a = A(RECORD_EXIT) | A(START_ERR) | A(WAKE_WAITERS) |
+		             A(CLEAR_WANT);
 
 		if (shut) {
 			return (ex_move_err(
 			        ST(DELETING), a | A(RT_DELETE), PSB_ERUNTIME));
 		}
-		return (ex_move_err(ST(EXITED), a, PSB_ERUNTIME));
+		// A Stop is done once the pod network is down too.
+		if (stop && (g & G(NET_UP)) != 0) {
+			return (ex_move_err(ST(STOPPING), a | A(RT_NET_DOWN),
+			        PSB_ERUNTIME));
+		}
+		return (ex_move_err(
+		        ST(EXITED), a | A(STOP_DONE), PSB_ERUNTIME));
 	}
 	if (e == EV(DEADLINE)) {
 		if (shut) {
 			return (ex_move_err(ST(DELETING),
-			        A(START_ERR) | A(STOP_DONE) | A(RT_DELETE) |
-			                A(CLEAR_WANT),
+			        A(START_ERR) | A(RT_DELETE) | A(CLEAR_WANT),
 			        PSB_ETIMEDOUT));
 		}
 		if (stop) {
