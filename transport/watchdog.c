@@ -6,10 +6,10 @@
 // accepting nothing more, with nng's poller spinning on the dead
 // connection. 2000 plain connect()+close() on the API socket were enough
 // to make the daemon deaf for good. The watchdog dials each listener once
-// a second with a fresh socket of the matching protocol and waits for the
-// handshake (the pipe's ADD_POST) and, on the API, for the answer to an
-// empty request (INVALID_ARGUMENT, at once): the listener still completes
-// handshakes when it is broken, but no request gets through any more.
+// a second with a fresh connection of the matching protocol and waits for
+// the handshake and, on the API, for the answer to an empty request
+// (INVALID_ARGUMENT, at once): the listener still completes handshakes
+// when it is broken, but no request gets through any more.
 // After two probes in a row that fail it closes the listener (which also
 // closes the stuck connections) and listens again on the same URL. Established
 // pipes of the old listener go with it: their clients redial, as after a
@@ -24,12 +24,15 @@
 
 #include <errno.h>
 #include <nng/nng.h>
-#include <nng/protocol/pubsub0/sub.h>
-#include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/log.h"
@@ -38,25 +41,6 @@
 #define WATCH_PERIOD_MS 1000 // between probes
 #define WATCH_PROBE_MS  3000 // a handshake that takes longer is a miss
 #define WATCH_MISSES    2    // misses in a row before a restart
-
-typedef struct watch_probe {
-	pthread_mutex_t mtx;
-	pthread_cond_t  cv;
-	bool            added;
-} watch_probe_t;
-
-static void
-watch_added_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
-{
-	watch_probe_t *pr = arg;
-
-	(void)p;
-	(void)ev;
-	pthread_mutex_lock(&pr->mtx);
-	pr->added = true;
-	pthread_cond_signal(&pr->cv);
-	pthread_mutex_unlock(&pr->mtx);
-}
 
 static void
 watch_deadline(struct timespec *ts, uint32_t ms)
@@ -70,59 +54,103 @@ watch_deadline(struct timespec *ts, uint32_t ms)
 	}
 }
 
-// watch_probe dials url with a fresh socket (req: the API; sub: the
-// events) and reports whether the handshake finished within
-// WATCH_PROBE_MS. A socket that cannot even be opened is not the
-// listener's fault: that counts as a success.
+// The probes speak SP over a plain unix socket, not through an nng
+// socket: closing an nng SUB socket under a busy publisher can hang in
+// nng 1.5.2 (a soak of ~20,000 lifecycles hung it once), and with it the
+// watchdog and the daemon's exit, which joins it. The wire format is
+// nng's ipc transport: an 8-byte header each way ("\0SP\0", the protocol
+// number, two zero bytes), then messages of a type byte (1), a 64-bit
+// big-endian length and the body; a REQ body starts with the request id
+// (high bit set), which the REP answer carries back.
+#define WATCH_PROTO_REQ 0x30
+#define WATCH_PROTO_REP 0x31
+#define WATCH_PROTO_PUB 0x20
+#define WATCH_PROTO_SUB 0x21
+#define WATCH_REQ_ID    0x80000001u
+
 static bool
-watch_probe(const char *url, bool sub)
+watch_io(int fd, void *buf, size_t len, bool out)
 {
-	watch_probe_t   pr = {.added = false};
-	nng_socket      sock;
-	struct timespec ts;
-	bool            ok;
-	int             rv;
+	char *p = buf;
 
-	rv = sub ? nng_sub0_open(&sock) : nng_req0_open(&sock);
-	if (rv != 0) {
+	while (len > 0) {
+		ssize_t n = out ? send(fd, p, len, MSG_NOSIGNAL)
+		                : recv(fd, p, len, 0);
+
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n <= 0) {
+			return (false); // an error, the peer gone, or timed
+			                // out
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return (true);
+}
+
+// watch_probe dials url (ipc:// only: the listener bug is the ipc
+// transport's) and reports whether the SP handshake finished within
+// WATCH_PROBE_MS and, on the API (events false), whether an empty request
+// was answered (INVALID_ARGUMENT, at once, by the server). Other URLs, or
+// a socket that cannot even be made, are not the listener's fault: a
+// success.
+static bool
+watch_probe(const char *url, bool events)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct timeval     tv = {
+	            WATCH_PROBE_MS / 1000, (WATCH_PROBE_MS % 1000) * 1000};
+	unsigned char hdr[8] = {0, 'S', 'P', 0, 0,
+	        events ? WATCH_PROTO_SUB : WATCH_PROTO_REQ, 0, 0};
+	unsigned char peer[8];
+	unsigned char msg[9 + 4];
+	uint64_t      len = 0;
+	bool          ok;
+	int           fd;
+
+	if (strncmp(url, "ipc://", 6) != 0 ||
+	        strlen(url + 6) >= sizeof(sa.sun_path)) {
 		return (true);
 	}
-	pthread_mutex_init(&pr.mtx, NULL);
-	pthread_cond_init(&pr.cv, NULL);
-	if (nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, watch_added_cb, &pr) !=
-	                0 ||
-	        nng_dial(sock, url, NULL, NNG_FLAG_NONBLOCK) != 0) {
-		nng_close(sock);
-		pthread_cond_destroy(&pr.cv);
-		pthread_mutex_destroy(&pr.mtx);
+	memcpy(sa.sun_path, url + 6, strlen(url + 6) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
 		return (true);
 	}
-	watch_deadline(&ts, WATCH_PROBE_MS);
-	pthread_mutex_lock(&pr.mtx);
-	while (!pr.added &&
-	        pthread_cond_timedwait(&pr.cv, &pr.mtx, &ts) != ETIMEDOUT) { }
-	ok = pr.added;
-	pthread_mutex_unlock(&pr.mtx);
-	if (ok && !sub) {
-		// The API: a request must also come back. An empty one is
-		// answered at once (INVALID_ARGUMENT) by the server.
-		void  *buf = NULL;
-		size_t len = 0;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	     watch_io(fd, hdr, sizeof(hdr), true) &&
+	     watch_io(fd, peer, sizeof(peer), false) && peer[0] == 0 &&
+	     peer[1] == 'S' && peer[2] == 'P' && peer[3] == 0 &&
+	     peer[4] == 0 &&
+	     peer[5] == (events ? WATCH_PROTO_PUB : WATCH_PROTO_REP);
+	if (ok && !events) {
+		// One message: type 1, length 4, the request id, no body.
+		memset(msg, 0, sizeof(msg));
+		msg[0]  = 1;
+		msg[8]  = 4;
+		msg[9]  = (unsigned char)(WATCH_REQ_ID >> 24);
+		msg[12] = (unsigned char)(WATCH_REQ_ID & 0xff);
+		ok      = watch_io(fd, msg, sizeof(msg), true) &&
+		     watch_io(fd, msg, 9, false) && msg[0] == 1;
+		for (int i = 1; ok && i < 9; i++) {
+			len = len << 8 | msg[i];
+		}
+		// The answer: the request id back, then a small Response.
+		ok = ok && len >= 4 && len <= 4096;
+		if (ok) {
+			unsigned char body[4096];
 
-		nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, WATCH_PROBE_MS);
-		nng_socket_set_ms(
-		        sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-		ok = nng_send(sock, "", 0, 0) == 0 &&
-		     nng_recv(sock, &buf, &len, NNG_FLAG_ALLOC) == 0;
-		if (buf != NULL) {
-			nng_free(buf, len);
+			ok = watch_io(fd, body, (size_t)len, false) &&
+			     ((uint32_t)body[0] << 24 |
+			             (uint32_t)body[1] << 16 |
+			             (uint32_t)body[2] << 8 | body[3]) ==
+			             WATCH_REQ_ID;
 		}
 	}
-	// After the handshake a close is an ordinary one. The callback may
-	// still run until nng_close returns; pr outlives it.
-	nng_close(sock);
-	pthread_cond_destroy(&pr.cv);
-	pthread_mutex_destroy(&pr.mtx);
+	close(fd);
 	return (ok);
 }
 
