@@ -14,6 +14,8 @@ PACKAGES=(
 	libprotobuf-c-dev protobuf-c-compiler
 	libsqlite3-dev sqlite3
 	libcmocka-dev libjansson-dev
+	# integration.soak_valgrind runs the daemon under memcheck.
+	valgrind
 	graphviz python3 ca-certificates
 	# The containerd runtime: gRPC over nghttp2, containerd's API .proto
 	# files (compiled by protoc-c at build time) and their imports, and

@@ -6,7 +6,8 @@
 // psb-bench.c has the command line and the `all` suite; status.c the
 // status suite (Status and List), lifecycle.c lifecycle and exit,
 // concurrency.c concurrency, daemon.c recovery and memory (the suites
-// that look at the daemon's process), common.c and report.c the rest.
+// that look at the daemon's process), soak.c soak, common.c and report.c
+// the rest.
 //
 
 #ifndef PSB_BENCH_H
@@ -44,6 +45,9 @@ typedef struct bench_opts {
 	int         requests;    // 0: the suite's default
 	int         warmup;      // lifecycle
 	int         list;        // status: List over this many (0: none)
+	int         every;       // soak: sample every K lifecycles (0: N/20)
+	const char *db_path;     // soak: NULL: the daemon's --db
+	long        rss_slack;   // soak: KiB (0: 2048 or 10 %, the larger)
 	bool        in_all;      // run by `all`
 } bench_opts_t;
 
@@ -131,6 +135,14 @@ int pool_grow(const char *url, bench_pool_t *p, int n);
 // and frees it. Returns 0, or -1 if some may be left over (printed).
 int pool_clear(const char *url, bench_pool_t *p);
 
+// ---- daemon.c: the daemon's /proc ----
+
+// proc_read reads all of /proc/PID/name, NUL-terminated once more past
+// *len bytes; proc_link reads the link /proc/PID/name. Both malloc'd,
+// NULL (errno set) if unreadable.
+char *proc_read(long pid, const char *name, size_t *len);
+char *proc_link(long pid, const char *name);
+
 // ---- report.c: the JSON report (--json FILE) ----
 //
 // One document: {"tool": "psb-bench", "format": 1, "socket": URL,
@@ -169,5 +181,8 @@ int bench_concurrency(bench_opts_t *o);
 int bench_memory(bench_opts_t *o, bench_pool_t *pool);
 int bench_recovery(bench_opts_t *o, bench_pool_t *pool);
 int bench_exit(bench_opts_t *o, bench_pool_t *pool);
+// soak returns 0 if flat, SOAK_NOT_FLAT if not, 1 if a call failed.
+#define SOAK_NOT_FLAT 3
+int bench_soak(bench_opts_t *o);
 
 #endif // PSB_BENCH_H

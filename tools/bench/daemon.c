@@ -127,8 +127,7 @@ typedef struct daemon_cmd {
 	bool   replaced; // the binary was replaced since it started
 } daemon_cmd_t;
 
-// proc_read reads all of /proc/PID/name (NUL-terminated once more).
-static char *
+char *
 proc_read(long pid, const char *name, size_t *len)
 {
 	char    path[64];
@@ -197,7 +196,7 @@ split_nul(char *buf, size_t len)
 	return (v);
 }
 
-static char *
+char *
 proc_link(long pid, const char *name)
 {
 	char    path[64];

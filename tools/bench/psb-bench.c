@@ -46,6 +46,14 @@
 // Status with its true state: READY, or EXITED on a scripted test double
 // that keeps its fake tasks in memory only (no world=PATH).
 //
+// "soak": N full lifecycles (default 10000 on a test double, 1000
+// otherwise) with C in flight (default 4), in rounds of K (default N/20);
+// after each round, on a quiet daemon, a sample of its VmRSS, open fds,
+// db + wal size, retained journal and sandbox count. After a warm-up of
+// the first 10 %, the verdict (see usage()) says whether they stayed flat;
+// exit status 3 if not. Not part of `all`: it is long, and wants a daemon
+// with a small --journal-keep.
+//
 // "all": memory, recovery and exit on one pool of sandboxes (memory's,
 // topped up by recovery, its first 20 killed by exit), then status,
 // lifecycle (without its kill -9 round) and concurrency; each with its
@@ -151,6 +159,47 @@ usage(FILE *f)
 	        "(READY; but it then\n"
 	        "               rewrites that file after every operation, "
 	        "which grows as N^2).\n"
+	        "  soak         N full lifecycles (default 10000 on a test "
+	        "double, 1000\n"
+	        "               otherwise), C in flight (default 4), one "
+	        "client each:\n"
+	        "               Create, Start, Status (must say READY), "
+	        "Stop, Shutdown; in\n"
+	        "               rounds of K (--every, default N/20). After "
+	        "each round, with\n"
+	        "               none of the bench's sandboxes left, a "
+	        "sample: the daemon's\n"
+	        "               VmRSS and open fds (/proc/PID/status, "
+	        "/proc/PID/fd; with\n"
+	        "               --daemon-pid), the sizes of the db and its "
+	        "-wal (--db, or\n"
+	        "               the daemon's own --db), journal entries "
+	        "retained (Events)\n"
+	        "               and sandboxes (Version). Flat: VmRSS max - "
+	        "min <=\n"
+	        "               --rss-slack from N/10 lifecycles on (the "
+	        "first 10 %% are\n"
+	        "               warm-up); open fds (the lowest of 4 "
+	        "readings in 75 ms)\n"
+	        "               all equal from the first round on; for the "
+	        "db and the -wal\n"
+	        "               each, the largest size after N/2 <= the "
+	        "largest from N/10\n"
+	        "               to N/2 + 10 %% + 64 KiB; sandboxes and "
+	        "commit failures the\n"
+	        "               same at every sample, the first included. "
+	        "Exit status 3\n"
+	        "               if not flat. Start the daemon with a "
+	        "--journal-keep well\n"
+	        "               below the journal entries N/10 lifecycles "
+	        "make (7 a\n"
+	        "               lifecycle on the scripted runtime), and N "
+	        "large enough\n"
+	        "               (1000 or more) that the first checkpoint "
+	        "(at 4 MiB of\n"
+	        "               -wal) comes before N/2; or the db still "
+	        "grows when the\n"
+	        "               verdict looks.\n"
 	        "  all          Every suite with its defaults, reusing "
 	        "sandboxes: memory,\n"
 	        "               recovery (memory's sandboxes and more), exit "
@@ -162,22 +211,34 @@ usage(FILE *f)
 	        "               exit status 1 if any suite failed.\n"
 	        "\n"
 	        "  --requests N      status: Status calls per client and "
-	        "List calls; the\n"
-	        "                    others: sandboxes\n"
+	        "List calls; soak:\n"
+	        "                    lifecycles; the others: sandboxes\n"
 	        "  --clients C       status: clients (1-%d), one run; "
-	        "concurrency: in flight;\n"
+	        "concurrency, soak: in\n"
+	        "                    flight;\n"
 	        "                    recovery: clients asking Status after "
 	        "the restart\n"
 	        "                    (default 16). Each client has its own "
 	        "socket.\n"
+	        "  --every K         soak: a sample every K lifecycles "
+	        "(default N/20; at\n"
+	        "                    most N/4)\n"
+	        "  --db PATH         soak: the daemon's database (default: "
+	        "the --db of\n"
+	        "                    /proc/PID/cmdline, relative to its "
+	        "cwd)\n"
+	        "  --rss-slack KIB   soak: the VmRSS spread allowed after "
+	        "warm-up (default\n"
+	        "                    the larger of 2048 KiB and 10 %% of "
+	        "the lowest VmRSS)\n"
 	        "  --warmup K        lifecycle: uncounted sandboxes first (0 "
 	        "for none)\n"
 	        "  --list N          status: List over N sandboxes of the "
 	        "bench's (default\n"
 	        "                    100; 0 for no List run)\n"
 	        "  --config FILE     lifecycle, concurrency, exit, memory, "
-	        "recovery, all: pod\n"
-	        "                    config JSON, crictl's form\n"
+	        "recovery, soak,\n"
+	        "                    all: pod config JSON, crictl's form\n"
 	        "  --network host|pod  the same suites, without --config: "
 	        "the built-in pod\n"
 	        "                    config's network, namespace_options."
@@ -193,8 +254,9 @@ usage(FILE *f)
 	        "+ stime of\n"
 	        "                    /proc/PID/stat: podsandboxd's own, not "
 	        "containerd's or a\n"
-	        "                    shim's); memory, recovery, all: "
-	        "required\n"
+	        "                    shim's); soak: sample its VmRSS and "
+	        "fds; memory,\n"
+	        "                    recovery, all: required\n"
 	        "  --daemon-log FILE  recovery, all: where the restarted "
 	        "daemon's stdout and\n"
 	        "                    stderr go (appended; default /dev/null)\n"
@@ -212,11 +274,11 @@ usage(FILE *f)
 	        "bench-<pid>-<i>\n"
 	        "(lifecycle), bench-c-<pid>-<i> (concurrency), "
 	        "bench-l-<pid>-<i> (status),\n"
-	        "bench-x-, bench-m-, bench-r-<pid>-<i> (exit, memory, "
-	        "recovery; under all,\n"
-	        "memory's are reused).\n"
+	        "bench-x-, bench-m-, bench-r-, bench-s-<pid>-<i> (exit, "
+	        "memory, recovery,\n"
+	        "soak; under all, memory's are reused).\n"
 	        "Exit status: 0 done, 1 a call failed, 2 a usage "
-	        "error.\n",
+	        "error, 3 soak: not flat.\n",
 	        MAX_CLIENTS, PSB_CLIENT_DEFAULT_URL,
 	        PSB_CLIENT_DEFAULT_EVENTS_URL);
 }
@@ -270,6 +332,9 @@ enum {
 	OPT_LIST       = 1 << 8,
 	OPT_EVENTS     = 1 << 9,
 	OPT_DAEMON_LOG = 1 << 10,
+	OPT_EVERY      = 1 << 11,
+	OPT_DB         = 1 << 12,
+	OPT_RSS_SLACK  = 1 << 13,
 };
 
 // Long-only options.
@@ -279,6 +344,9 @@ enum {
 	LONG_LIST,
 	LONG_EVENTS,
 	LONG_DAEMON_LOG,
+	LONG_EVERY,
+	LONG_DB,
+	LONG_RSS_SLACK,
 };
 
 #define OPT_ALL_SUITES (OPT_SOCKET | OPT_JSON)
@@ -298,11 +366,15 @@ static const struct {
                 OPT_CLIENTS | OPT_REQUESTS | OPT_PID | OPT_DAEMON_LOG |
                         OPT_POD,
                 true},
+        {"soak",
+                OPT_CLIENTS | OPT_REQUESTS | OPT_PID | OPT_EVERY | OPT_DB |
+                        OPT_RSS_SLACK | OPT_POD,
+                false},
         {"all", OPT_PID | OPT_EVENTS | OPT_DAEMON_LOG | OPT_POD, true},
 };
 
 #define SUITE_NAMES \
-	"status, lifecycle, concurrency, exit, memory, recovery or all"
+	"status, lifecycle, concurrency, exit, memory, recovery, soak or all"
 
 // run_one runs a suite as one result of the report.
 static int
@@ -321,6 +393,8 @@ run_one(const char *suite, bench_opts_t *o, bench_pool_t *pool)
 		rv = bench_exit(o, pool);
 	} else if (strcmp(suite, "memory") == 0) {
 		rv = bench_memory(o, pool);
+	} else if (strcmp(suite, "soak") == 0) {
+		rv = bench_soak(o);
 	} else {
 		rv = bench_recovery(o, pool);
 	}
@@ -378,6 +452,9 @@ main(int argc, char **argv)
 	        {"list", required_argument, NULL, LONG_LIST},
 	        {"events-socket", required_argument, NULL, LONG_EVENTS},
 	        {"daemon-log", required_argument, NULL, LONG_DAEMON_LOG},
+	        {"every", required_argument, NULL, LONG_EVERY},
+	        {"db", required_argument, NULL, LONG_DB},
+	        {"rss-slack", required_argument, NULL, LONG_RSS_SLACK},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
@@ -396,6 +473,9 @@ main(int argc, char **argv)
 	        {"--list", OPT_LIST},
 	        {"--events-socket", OPT_EVENTS},
 	        {"--daemon-log", OPT_DAEMON_LOG},
+	        {"--every", OPT_EVERY},
+	        {"--db", OPT_DB},
+	        {"--rss-slack", OPT_RSS_SLACK},
 	};
 	bench_opts_t o = {
 	        .url        = PSB_CLIENT_DEFAULT_URL,
@@ -458,6 +538,28 @@ main(int argc, char **argv)
 			}
 			o.list = (int)num;
 			given |= OPT_LIST;
+			break;
+		case LONG_EVERY:
+			if (!parse_num(optarg, 1, MAX_REQUESTS, &num)) {
+				return (usage_error("--every: expected a "
+				                    "number from 1 to %d, got "
+				                    "'%s'",
+				        MAX_REQUESTS, optarg));
+			}
+			o.every = (int)num;
+			given |= OPT_EVERY;
+			break;
+		case LONG_DB:
+			o.db_path = optarg;
+			given |= OPT_DB;
+			break;
+		case LONG_RSS_SLACK:
+			if (!parse_num(optarg, 1, INT_MAX, &o.rss_slack)) {
+				return (usage_error("--rss-slack: expected a "
+				                    "number of KiB, got '%s'",
+				        optarg));
+			}
+			given |= OPT_RSS_SLACK;
 			break;
 		case 'p':
 			if (!parse_num(optarg, 1, INT_MAX, &o.daemon_pid)) {
