@@ -162,6 +162,42 @@ store_corrupt(
 	        s->path, why, detail));
 }
 
+// store_check_seq refuses a journal whose sequence numbers are nearly
+// used up (a damaged or hand-edited file: a daemon appends a few per
+// transition): with none left every journal append fails, and with it
+// every transaction.
+#define STORE_SEQ_MAX (INT64_C(1) << 62)
+
+static int
+store_check_seq(psb_store_t *s, psb_error_t *err)
+{
+	sqlite3_stmt *st  = NULL;
+	int64_t       max = 0;
+	char          detail[64];
+	int           rc;
+
+	rc = sqlite3_prepare_v2(s->db,
+	        "SELECT max(coalesce((SELECT max(seq) FROM journal), 0), "
+	        "coalesce((SELECT seq FROM sqlite_sequence WHERE name = "
+	        "'journal'), 0))",
+	        -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		max = sqlite3_column_int64(st, 0);
+		rc  = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_OK) {
+		return (store_fail(s, err, rc, "cannot read the journal"));
+	}
+	if (max >= STORE_SEQ_MAX) {
+		snprintf(detail, sizeof(detail), "%lld", (long long)max);
+		return (store_corrupt(s, err,
+		        "the journal's sequence numbers are used up: seq ",
+		        detail));
+	}
+	return (0);
+}
+
 // store_done resets a statement after use: a statement left mid-scan
 // would keep a read snapshot open and block COMMIT/ROLLBACK and
 // checkpoints. Bindings are cleared so no borrowed pointer outlives the
@@ -461,6 +497,7 @@ psb_store_open(const char *path, const psb_store_options_t *opts,
 	        (rv = store_check_header(s, err)) != 0 ||
 	        (rv = store_connect(s, opts, &version, err)) != 0 ||
 	        (rv = store_migrate(s, version, err)) != 0 ||
+	        (rv = store_check_seq(s, err)) != 0 ||
 	        (rv = store_prepare(s, err)) != 0) {
 		store_free(s);
 		return (rv);
@@ -742,6 +779,18 @@ psb_store_load_all(
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		psb_store_row_t row;
 
+		// An id that is not plain text (a blob, or text with a NUL
+		// inside) would read as another id cut at the NUL: two rows
+		// could load as one sandbox. Not one of ours: left alone.
+		if (sqlite3_column_type(st, 0) != SQLITE_TEXT ||
+		        strlen(STORE_TEXT(st, 0)) !=
+		                (size_t)sqlite3_column_bytes(st, 0)) {
+			psb_log(PSB_LOG_WARN,
+			        "store %s: skipping a row whose id is not "
+			        "plain text",
+			        s->path);
+			continue;
+		}
 		row.id         = STORE_TEXT(st, 0);
 		row.state      = store_state(s, row.id, STORE_TEXT(st, 1));
 		row.generation = (uint64_t)sqlite3_column_int64(st, 2);

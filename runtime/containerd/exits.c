@@ -41,7 +41,8 @@ ctrd_ts_ns(const struct Google__Protobuf__Timestamp *ts)
 	// exited"; nanoseconds since 1970 hold neither that nor anything
 	// past 2262. Unknown is 0.
 	if (ts == NULL || ts->seconds <= 0 ||
-	        ts->seconds >= INT64_MAX / 1000000000LL) {
+	        ts->seconds >= INT64_MAX / 1000000000LL || ts->nanos < 0 ||
+	        ts->nanos > 999999999) {
 		return (0);
 	}
 	return (ts->seconds * 1000000000LL + ts->nanos);

@@ -27,6 +27,7 @@
 
 #include "base/alloc.h"
 #include "base/cleanup.h"
+#include "base/ident.h"
 #include "base/log.h"
 #include "github.com/containerd/containerd/api/services/tasks/v1/tasks.pb-c.h"
 #include "runtime/containerd/ctrd.h"
@@ -450,7 +451,10 @@ ctrd_reap_orphan(ctrd_t *c, const char *id, const char *generation)
 {
 	ctrd_op_t *o;
 
-	if (strlen(id) > CTRD_ID_MAX || td_orphan_find(c, id) != NULL) {
+	// The id names the sandbox's directories: one that is not a valid
+	// id ("..") is never ours, whatever containerd lists.
+	if (!psb_id_valid(id) || strlen(id) > CTRD_ID_MAX ||
+	        td_orphan_find(c, id) != NULL) {
 		return;
 	}
 	psb_log_sb(PSB_LOG_WARN, id,

@@ -309,43 +309,6 @@ fz_insert(sqlite3 *db, const char *table, const char *const *cols,
 	sqlite3_finalize(st);
 }
 
-// ---- known bugs
-// -------------------------------------------------------------
-//
-// A database that trips a product bug found by this target and not fixed
-// yet is not built (CI runs this fuzzer, and must stay green), unless
-// PSB_FUZZ_KNOWN_BUGS is set in the environment, to check a fix:
-//
-// - A row whose id is not TEXT, or is TEXT with a NUL inside: the store
-//   reads it back as the C string before the NUL (sqlite3_column_text),
-//   so two rows can load as one sandbox, and the daemon's own writes go
-//   to the TEXT key beside the row they came from. Then recovery_load_row
-//   (core/recovery.c) counts both rows and ctl_sandbox_load keeps one
-//   (leaking the other), recovery waits for one probe answer too many and
-//   never finishes; a Shutdown removes the TEXT row only, and the sandbox
-//   is back after a restart. Such rows are deleted before the store
-//   opens.
-// - A journal row with seq = INT64_MAX: AUTOINCREMENT has no seq left,
-//   so every later journal append fails with SQLITE_FULL; the controller
-//   retries the failed tick at once, again and again (a busy loop), and
-//   recovery never finishes. Journal seqs are kept below 2^62.
-
-static void
-fz_known_bugs(sqlite3 *db)
-{
-	if (getenv("PSB_FUZZ_KNOWN_BUGS") != NULL) {
-		return;
-	}
-	FZ_CHECK(sqlite3_exec(db,
-	                 "DELETE FROM sandboxes WHERE typeof(id) != 'text' "
-	                 "OR instr(CAST(id AS BLOB), x'00') > 0;"
-	                 "DELETE FROM journal WHERE seq > 4611686018427387904;"
-	                 "UPDATE sqlite_sequence SET seq = (SELECT "
-	                 "coalesce(max(seq), 0) FROM journal) WHERE name = "
-	                 "'journal';",
-	                 NULL, NULL, NULL) == SQLITE_OK);
-}
-
 static void
 fz_build(const uint8_t *data, size_t size, int *version)
 {
@@ -387,7 +350,6 @@ fz_build(const uint8_t *data, size_t size, int *version)
 			        PSB_NELEM(fz_j_cols), *version, &in, row);
 		}
 	}
-	fz_known_bugs(db);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	FZ_CHECK(sqlite3_close(db) == SQLITE_OK);
 }
