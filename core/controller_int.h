@@ -142,6 +142,7 @@ struct psb_sandbox {
 	bool            rearm;       // deadline timer must be re-armed
 	bool            backoff;     // ... with the backoff delay
 	sb_rec_t        snap;
+	uint32_t        snap_epoch;   // timer_epoch at the snapshot
 	psb_list_node_t touched_node; // on the controller's touched
 
 	// Recovery.

@@ -238,8 +238,12 @@ ctl_recovery_note(psb_controller_t *c, psb_sandbox_t *sb, psb_event_t ev)
 		// Its Status requests waited for this answer (committed
 		// by now: notes run after the commit).
 		ctl_recovery_forget(c, sb);
-		ctl_board_pin(c, sb);
-		ctl_resolve(c, sb, PSB_M_STATUS, 0, NULL);
+		// Removed in this very tick: off the board, and its held
+		// Status requests are answered NOT_FOUND with the removal.
+		if (!sb->gone) {
+			ctl_board_pin(c, sb);
+			ctl_resolve(c, sb, PSB_M_STATUS, 0, NULL);
+		}
 	}
 }
 

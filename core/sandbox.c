@@ -163,7 +163,8 @@ ctl_sb_touch(psb_controller_t *c, psb_sandbox_t *sb)
 	if (sb->touched) {
 		return;
 	}
-	sb->touched = true;
+	sb->touched    = true;
+	sb->snap_epoch = sb->timer_epoch;
 	ctl_rec_copy(&sb->snap, &sb->rec);
 	psb_list_append(&c->touched, sb);
 }

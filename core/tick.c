@@ -277,8 +277,11 @@ ctl_undo_sandboxes(psb_controller_t *c)
 			continue;
 		}
 		ctl_rec_free(&sb->rec);
-		sb->rec     = sb->snap;
-		sb->touched = false;
+		sb->rec = sb->snap;
+		// A deadline of the state put back is current again: its
+		// retried DEADLINE must not be taken for a stale one.
+		sb->timer_epoch = sb->snap_epoch;
+		sb->touched     = false;
 		memset(&sb->snap, 0, sizeof(sb->snap));
 		sb->rearm = sb->backoff = false;
 		if (sb->gone) {
@@ -356,6 +359,8 @@ ctl_tick(psb_controller_t *c)
 		psb_error_t err = PSB_ERROR_INIT;
 		int         rv;
 
+		uint64_t last_seq = c->last_seq; // put back if the tick fails
+
 		while ((e = psb_list_take(&c->in)) != NULL) {
 			ctl_process(c, e);
 			psb_list_append(&c->done, e);
@@ -371,6 +376,9 @@ ctl_tick(psb_controller_t *c)
 			c->commit_failures++;
 			psb_log(PSB_LOG_ERROR, "store commit failed: %s",
 			        psb_error_message(&err));
+			// The journal's seqs (and the generations drawn from
+			// them) of the rolled-back tick were never written.
+			c->last_seq = last_seq;
 			ctl_undo(c, psb_error_message(&err));
 		} else {
 			c->retry_delay_ms = 0;
