@@ -38,6 +38,8 @@ typedef struct fsm_cell {
 // Runtime and timer events that mean nothing in a state.
 #define IGNORE_RUNTIME                                                       \
 	[PSB_EV_START_OK] = CELL(IGNORE),                                    \
+	IGNORE_RUNTIME_BUT_START_OK
+#define IGNORE_RUNTIME_BUT_START_OK                                          \
 	[PSB_EV_START_FAILED] = CELL(IGNORE),                                \
 	[PSB_EV_TASK_EXIT] = CELL(IGNORE),                                   \
 	[PSB_EV_KILL_FAILED] = CELL(IGNORE),                                 \
@@ -192,7 +194,11 @@ static const fsm_cell_t fsm_table[PSB_STATE_COUNT][PSB_EVENT_COUNT] = {
 	[PSB_EV_START]    = CELL(REJECT(PSB_ESTATE)),
 	[PSB_EV_STOP]     = CELL(MOVE(0, STOPPING, A(PARK))),
 	[PSB_EV_SHUTDOWN] = CELL(MOVE(0, STOPPING, A(SET_WANT_SHUTDOWN) | A(PARK))),
-	[PSB_EV_START_OK]     = CELL(IGNORE),
+	// A start that completes only now (it outlived its deadline, and
+	// the kill may have found no task): its pause is killed too.
+	[PSB_EV_START_OK]     = CELL(
+	    MOVE(G(EXIT_RECORDED), STOPPING, A(RT_KILL)),
+	    MOVE(0,                STOPPING, A(RECORD_PID) | A(RT_KILL))),
 	[PSB_EV_START_FAILED] = CELL(IGNORE),
 	[PSB_EV_TASK_EXIT]    = EXITED_WHILE_STOPPING,
 	// Escalate: retry the kill after a backoff...
@@ -252,7 +258,10 @@ static const fsm_cell_t fsm_table[PSB_STATE_COUNT][PSB_EVENT_COUNT] = {
 	    MOVE(G(NET_UP), STOPPING, A(RT_NET_DOWN) | A(PARK)),
 	    MOVE(0, EXITED, A(REPLY))),
 	[PSB_EV_SHUTDOWN] = CELL(MOVE(0, DELETING, A(RT_DELETE) | A(PARK))),
-	IGNORE_RUNTIME,
+	// A start that completes only now (it outlived its deadline) made a
+	// pause nobody wants: killed, like a stray task.
+	[PSB_EV_START_OK] = CELL(MOVE(0, EXITED, A(RT_KILL))),
+	IGNORE_RUNTIME_BUT_START_OK,
 	// A stray task of an exited sandbox is killed, not adopted.
 	[PSB_EV_FOUND_RUNNING]       = CELL(MOVE(0, EXITED, A(RT_KILL))),
 	[PSB_EV_FOUND_EXITED]        = CELL(MOVE(0, EXITED, 0)),

@@ -71,10 +71,14 @@
 //      made since: STARTING -> CREATED or UNKNOWN, the Start fails, and
 //      the runtime goes on to start a pause that then runs unseen (or an
 //      older generation's exit is recorded for the new one).
-//   3  seed 177: START_OK of the current generation is ignored in STOPPING
-//      and EXITED. A start that outlives its deadline (UNKNOWN, then a
-//      Stop, or a probe that finds nothing yet) leaves its pause running
-//      while the daemon reports EXITED and answers Stop OK.
+//   3  seed 177: START_OK of the current generation was ignored in
+//      STOPPING and EXITED: a start that outlives its deadline (UNKNOWN,
+//      then a Stop, or a probe that finds nothing yet) left its pause
+//      running while the daemon reported EXITED. Now such a START_OK kills
+//      the pause (fsm.c); what is left (seed 35) is the runtime's race: a
+//      kill sent while the start is still making the task finds none and
+//      reports an exit, so the Stop is answered OK just before the late
+//      START_OK has the pause killed.
 //   4  seeds 111 and 762: a failed commit does not undo the controller's
 //      newest seq (c->last_seq): later generations skip numbers, or
 //      repeat the removed incarnation's, so a late event of the old

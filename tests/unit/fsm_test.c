@@ -288,6 +288,10 @@ expect_stopping_net(psb_event_t e, uint32_t g)
 		// Recovered mid-teardown (it needs no containerd): again.
 		return (ex_move(ST(STOPPING), A(RT_NET_DOWN)));
 	}
+	if (e == EV(START_OK)) {
+		// A start that completed only now: its pause is killed.
+		return (ex_move(ST(STOPPING), A(RT_KILL)));
+	}
 	return (ex_ignore()); // a second exit, KILL_FAILED, START_*, DELETE_*
 }
 
@@ -313,6 +317,10 @@ expect_stopping(psb_event_t e, uint32_t g)
 	}
 	if (e == EV(KILL_FAILED)) {
 		return (ex_move(ST(STOPPING), A(BACKOFF)));
+	}
+	if (e == EV(START_OK)) {
+		// A start that completed only now: its pause is killed too.
+		return (ex_move(ST(STOPPING), A(RECORD_PID) | A(RT_KILL)));
 	}
 	if (e == EV(DEADLINE)) {
 		if ((g & G(RETRY_LEFT)) != 0) {
@@ -350,7 +358,7 @@ expect_stopping(psb_event_t e, uint32_t g)
 static expect_t
 expect_exited(psb_event_t e)
 {
-	if (e == EV(FOUND_RUNNING)) {
+	if (e == EV(FOUND_RUNNING) || e == EV(START_OK)) {
 		return (ex_move(ST(EXITED), A(RT_KILL)));
 	}
 	if (e == EV(FOUND_EXITED) || e == EV(FOUND_NOTHING) ||
