@@ -58,6 +58,17 @@ ctl_guards(const psb_controller_t *c, const psb_sandbox_t *sb,
 			g |= PSB_G_STALE;
 		}
 		break;
+	case PSB_EV_FOUND_RUNNING:
+	case PSB_EV_FOUND_EXITED:
+	case PSB_EV_FOUND_NOTHING:
+	case PSB_EV_RUNTIME_UNREACHABLE:
+		// An answer about a generation older than the sandbox's (a
+		// probe asked before a Start made a new one) is not about
+		// what runs now.
+		if (e->generation < sb->rec.generation) {
+			g |= PSB_G_STALE;
+		}
+		break;
 	case PSB_EV_CREATE:
 		if (e->config_len == sb->config_len &&
 		        (e->config_len == 0 || memcmp(e->config, sb->config,

@@ -150,6 +150,7 @@ struct psb_sandbox {
 	bool      reprobe;        // runtime was unreachable: ask again
 	bool      probing;        // asked; no answer yet
 	ev_tstamp probe_due;      // ... and unreachable if none by then
+	uint64_t  probe_gen;      // the generation the probe asked about
 
 	ev_timer   deadline;
 	uint32_t   timer_epoch;

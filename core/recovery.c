@@ -71,6 +71,7 @@ recovery_collect(void *arg, void *value)
 		sb->reprobe = false; // set again if still unreachable
 	}
 	ctl_rt_sandbox(sb, &acc->v[acc->n++]);
+	sb->probe_gen = sb->rec.generation;
 	if (!sb->probing) {
 		sb->probing = true;
 		sb->probe_due =
@@ -222,14 +223,20 @@ psb_controller_recover(psb_controller_t *c, void (*done_cb)(void *), void *arg,
 void
 ctl_recovery_note(psb_controller_t *c, psb_sandbox_t *sb, psb_event_t ev)
 {
-	if (ev == PSB_EV_RUNTIME_UNREACHABLE) {
+	// Still UNKNOWN after an answer about an older generation (ignored
+	// as stale): asked again too.
+	if (ev == PSB_EV_RUNTIME_UNREACHABLE ||
+	        sb->rec.state == PSB_ST_UNKNOWN) {
 		sb->reprobe = true;
 		if (!ev_is_active(&c->reprobe_timer)) {
 			ev_timer_again(c->loop, &c->reprobe_timer);
 		}
-		psb_log_sb(PSB_LOG_WARN, sb->id,
-		        "runtime unreachable; asking again every %u ms",
-		        c->opts.reprobe_ms);
+		if (ev == PSB_EV_RUNTIME_UNREACHABLE) {
+			psb_log_sb(PSB_LOG_WARN, sb->id,
+			        "runtime unreachable; asking again every %u "
+			        "ms",
+			        c->opts.reprobe_ms);
+		}
 	} else {
 		sb->reprobe = false;
 	}
@@ -308,7 +315,7 @@ probe_overdue(void *arg, void *value)
 
 	if (sb->probing && sb->probe_due <= acc->now + 1e-3) {
 		acc->ids[acc->n]  = sb->id;
-		acc->gens[acc->n] = sb->rec.generation;
+		acc->gens[acc->n] = sb->probe_gen; // what was asked
 		acc->n++;
 	}
 	return (0);

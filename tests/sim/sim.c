@@ -64,7 +64,10 @@
 //      took the removed sandbox off the board and pins it again): Status
 //      answers OK/NONE instead of NOT_FOUND until the id is re-created,
 //      and a Status held for that answer gets OK/NONE.
-//   2  seed 375: recovery events are never stale. ctl_guards sets STALE
+//   2  seed 375: recovery events were never stale (now: an answer about
+//      an older generation than the sandbox's is, and the probe timeout
+//      reports the generation it asked about; seeds met: 190 of 400 ->
+//      15 of 600; what is left, e.g. seed 59, is open). ctl_guards sets STALE
 //      for START_OK..NET_DOWN_FAILED and DEADLINE only, and the probe
 //      deadline uses the current generation, so the answer to the
 //      restart's probe about generation g is applied to a Start (g+1)
