@@ -58,13 +58,12 @@ ctl_guards(const psb_controller_t *c, const psb_sandbox_t *sb,
 			g |= PSB_G_STALE;
 		}
 		break;
-	case PSB_EV_FOUND_RUNNING:
-	case PSB_EV_FOUND_EXITED:
 	case PSB_EV_FOUND_NOTHING:
 	case PSB_EV_RUNTIME_UNREACHABLE:
-		// An answer about a generation older than the sandbox's (a
-		// probe asked before a Start made a new one) is not about
-		// what runs now.
+		// These carry the generation the probe asked about: older than
+		// the sandbox's (a Start made a new one since), they are not
+		// about what runs now. (FOUND_RUNNING/EXITED carry the found
+		// task's own generation, which may be an older leftover's.)
 		if (e->generation < sb->rec.generation) {
 			g |= PSB_G_STALE;
 		}

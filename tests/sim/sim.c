@@ -64,12 +64,15 @@
 //      took the removed sandbox off the board and pins it again): Status
 //      answers OK/NONE instead of NOT_FOUND until the id is re-created,
 //      and a Status held for that answer gets OK/NONE.
-//   2  seed 375: recovery events were never stale (now: an answer about
-//      an older generation than the sandbox's is, and the probe timeout
-//      reports the generation it asked about; seeds met: 190 of 400 ->
-//      15 of 600; what is left, e.g. seed 59, is open). ctl_guards sets STALE
-//      for START_OK..NET_DOWN_FAILED and DEADLINE only, and the probe
-//      deadline uses the current generation, so the answer to the
+//   2  seed 375: recovery events were never stale (now FOUND_NOTHING and
+//      RUNTIME_UNREACHABLE about an older generation than the sandbox's
+//      are, and the probe timeout reports the generation it asked about;
+//      FOUND_RUNNING/EXITED carry the found task's own generation, so
+//      they are not fenced; seeds met: 190 of 400 -> 57 of 2,001; what is
+//      left is open). Seed 3817947117 shows why the found ones are not:
+//      fenced, a recovered DELETING ignored an older leftover task. ctl_guards
+//      sets STALE for START_OK..NET_DOWN_FAILED and DEADLINE only, and the
+//      probe deadline uses the current generation, so the answer to the
 //      restart's probe about generation g is applied to a Start (g+1)
 //      made since: STARTING -> CREATED or UNKNOWN, the Start fails, and
 //      the runtime goes on to start a pause that then runs unseen (or an
