@@ -85,7 +85,9 @@ static const char *const store_sql[ST_NSTMTS] = {
                 "SELECT seq FROM sqlite_sequence WHERE name = 'journal'",
         [ST_PRUNE] = "DELETE FROM journal WHERE seq <= "
                      "(SELECT max(seq) FROM journal) - ?1",
-        [ST_COUNT] = "SELECT count(*) FROM sandboxes",
+        // The rows psb_store_load_all loads: a text id without a NUL.
+        [ST_COUNT] = "SELECT count(*) FROM sandboxes WHERE typeof(id) = "
+                     "'text' AND instr(CAST(id AS BLOB), x'00') = 0",
         [ST_SET_CONFIG_JSON] =
                 "UPDATE sandboxes SET config_json = ?2 WHERE id = ?1",
 };

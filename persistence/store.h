@@ -152,7 +152,8 @@ int psb_store_journal_read(psb_store_t *s, uint64_t since,
 int psb_store_journal_bounds(
         psb_store_t *s, uint64_t *oldest, uint64_t *newest, psb_error_t *err);
 
-// psb_store_count returns the number of sandbox rows.
+// psb_store_count returns the number of sandbox rows psb_store_load_all
+// loads (a row whose id is not plain text is not one).
 int psb_store_count(psb_store_t *s, uint64_t *n, psb_error_t *err);
 
 // Test hook: make the next `count` commits fail with PSB_ESTORE after
