@@ -29,19 +29,6 @@ RANDOM=$seed
 echo "# PSB_CHAOS_SEED=$seed"
 e2e_begin psbchaos
 
-now_ms() { date +%s%3N; }
-
-kill_ctrd() {
-	local pid i
-	pid=$(cat "$dir/containerd.pid") || return 1
-	kill "-$1" "$pid" 2>/dev/null || return 1
-	for ((i = 0; i < 100; i++)); do
-		alive "$pid" || return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 start_ctrd() { bash "$harness" start "$dir" >/dev/null 2>&1; }
 
 # settled ID: its state is one a sandbox rests in, and true: READY has a

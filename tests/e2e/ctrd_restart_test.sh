@@ -39,8 +39,6 @@ rt_opts=resync_ms=$((resync_s * 1000))
 republish_s=15
 e2e_begin psbrst
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
 missed() {
 	ctl_ version -o json 2>/dev/null |
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["missedExits"])' 2>/dev/null
@@ -60,19 +58,6 @@ run_ready() {
 		return 1
 	fi
 	echo "$pid"
-}
-
-# kill_ctrd SIGNAL: kill containerd alone (not its shims) and wait until it
-# has gone.
-kill_ctrd() {
-	local pid i
-	pid=$(cat "$dir/containerd.pid") || return 1
-	kill "-$1" "$pid" || return 1
-	for ((i = 0; i < 100; i++)); do
-		alive "$pid" || return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 # status_fast ID: status answers READY within 2 s; prints the ms taken.

@@ -187,6 +187,22 @@ no_sandbox_files() {
 		! grep -qF " $dir/sandbox-state/" /proc/self/mountinfo
 }
 
+# now_ms: milliseconds since the epoch.
+now_ms() { date +%s%3N; }
+
+# kill_ctrd SIGNAL: kill our containerd alone (not its shims) and wait
+# until it has gone.
+kill_ctrd() {
+	local pid i
+	pid=$(cat "$dir/containerd.pid") || return 1
+	kill "-$1" "$pid" 2>/dev/null || return 1
+	for ((i = 0; i < 100; i++)); do
+		alive "$pid" || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # wait_state ID STATE SECONDS
 wait_state() {
 	local i
